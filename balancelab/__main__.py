@@ -1,0 +1,5 @@
+"""`python -m balancelab`."""
+
+from balancelab.cli import main
+
+raise SystemExit(main())
