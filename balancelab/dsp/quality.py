@@ -1,0 +1,244 @@
+"""Quality flags (codes with messages) and the checks that raise them on arrays.
+
+A flag says why a value is missing or doubtful; it never replaces the value by a guess. The
+argument helpers at the end turn caller mistakes into `InvalidArgumentError`s that name the
+parameter, its value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import FloatArray
+
+MAX_ABS_VALUE = 1e100
+"""Inputs beyond this magnitude are flagged `out_of_range` instead of overflowing."""
+INT16_RAILS = (-32768.0, 32767.0)
+"""The rails of a signed 16-bit converter, for `detect_saturation` on raw counts."""
+
+
+class QualityCode(StrEnum):
+    """Machine-readable reasons attached to a result (`{"code", "message"}` in the JSON)."""
+
+    GAP = "gap"
+    SATURATION = "saturation"
+    TOO_SHORT = "too_short"
+    NOT_STILL_AT_START = "not_still_at_start"
+    NEVER_STABILIZED = "never_stabilized"
+    TOO_FEW_TRIALS = "too_few_trials"
+    NAN_INPUT = "nan_input"
+    NO_VARIATION = "no_variation"
+    OUT_OF_RANGE = "out_of_range"
+
+
+MESSAGES: Mapping[QualityCode, str] = {
+    QualityCode.GAP: "samples are missing for longer than the allowed gap",
+    QualityCode.SATURATION: "the sensor reached its measuring range (clipped samples)",
+    QualityCode.TOO_SHORT: "too few samples or too short a window for this measure",
+    QualityCode.NOT_STILL_AT_START: "the sensor was not still at the start of the trial",
+    QualityCode.NEVER_STABILIZED: "the signal never settled below the threshold in the window",
+    QualityCode.TOO_FEW_TRIALS: "fewer valid trials than recommended for a session value",
+    QualityCode.NAN_INPUT: "the input contains missing (NaN) or infinite samples",
+    QualityCode.NO_VARIATION: "the signal does not vary (constant), so this is undefined or zero",
+    QualityCode.OUT_OF_RANGE: "values beyond the floating-point range of this computation",
+}
+
+
+@dataclass(frozen=True)
+class QualityFlag:
+    """One quality remark: a code and a sentence a person can read."""
+
+    code: QualityCode
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
+
+
+def make_flag(code: QualityCode, detail: str = "") -> QualityFlag:
+    """The flag for `code`, its standard message extended by `detail` when given."""
+    message = MESSAGES[code] + (f" ({detail})" if detail else "")
+    return QualityFlag(code, message)
+
+
+# ---------------------------------------------------------------- checks on arrays
+
+
+def find_gaps(time_s: ArrayLike, max_gap_s: float) -> tuple[tuple[float, float], ...]:
+    """Intervals (last sample before, first sample after) in s where Δt exceeds `max_gap_s`."""
+    t = as_float_array("time_s", time_s, ndim=1)
+    check_positive("max_gap_s", max_gap_s)
+    if t.size < 2:
+        return ()
+    steps = np.diff(t)
+    index = np.flatnonzero(steps > max_gap_s)
+    return tuple((float(t[i]), float(t[i + 1])) for i in index)
+
+
+def detect_gaps(time_s: ArrayLike, max_gap_s: float) -> QualityFlag | None:
+    """A `gap` flag when consecutive time stamps are more than `max_gap_s` apart."""
+    gaps = find_gaps(time_s, max_gap_s)
+    if not gaps:
+        return None
+    longest = max(end - start for start, end in gaps)
+    return make_flag(
+        QualityCode.GAP, f"{len(gaps)} gap(s) > {max_gap_s:g} s, longest {longest:.3g} s"
+    )
+
+
+def saturated_mask(
+    x: ArrayLike, full_scale: float | tuple[float, float], *, margin: float = 0.0
+) -> NDArray[np.bool_]:
+    """True where a sample sits at a rail of the measuring range (within `margin`).
+
+    `full_scale` is a symmetric limit (±full_scale) or the (low, high) rails, e.g. `INT16_RAILS`.
+    """
+    values = np.asarray(x, dtype=np.float64)
+    low, high = _rails(full_scale)
+    if not (np.isfinite(margin) and 0 <= margin < (high - low) / 2):
+        raise InvalidArgumentError(
+            f"margin must be >= 0 and below half the range ({(high - low) / 2:g}), got {margin!r}"
+        )
+    finite = np.isfinite(values)
+    return finite & ((values >= high - margin) | (values <= low + margin))
+
+
+def detect_saturation(
+    x: ArrayLike, full_scale: float | tuple[float, float], *, margin: float = 0.0
+) -> QualityFlag | None:
+    """A `saturation` flag when any sample sits at a rail of the measuring range."""
+    mask = saturated_mask(x, full_scale, margin=margin)
+    count = int(np.count_nonzero(mask))
+    if count == 0:
+        return None
+    return make_flag(QualityCode.SATURATION, f"{count} of {mask.size} samples at the rail")
+
+
+def detect_nan(x: ArrayLike) -> QualityFlag | None:
+    """A `nan_input` flag when any value is NaN or infinite."""
+    values = np.asarray(x, dtype=np.float64)
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad == 0:
+        return None
+    return make_flag(QualityCode.NAN_INPUT, f"{bad} of {values.size} values")
+
+
+def detect_too_short(duration_s: float, min_duration_s: float) -> QualityFlag | None:
+    """A `too_short` flag when the analysed duration is below `min_duration_s`."""
+    if duration_s >= min_duration_s:
+        return None
+    return make_flag(QualityCode.TOO_SHORT, f"{duration_s:.3g} s < {min_duration_s:.3g} s")
+
+
+def detect_not_still_at_start(
+    x: ArrayLike, fs: float, *, window_s: float, max_sd: float
+) -> QualityFlag | None:
+    """A `not_still_at_start` flag when a column's SD over the first `window_s` exceeds `max_sd`.
+
+    `x` is (n,) or (n, channels) in any unit; `max_sd` is in the same unit.
+    """
+    values = as_float_array("x", x, ndim=(1, 2))
+    values = values[:, np.newaxis] if values.ndim == 1 else values
+    check_positive("fs", fs)
+    check_positive("window_s", window_s)
+    check_positive("max_sd", max_sd)
+    n = round(window_s * fs)
+    head = values[:n]
+    if head.shape[0] < 2 or not np.all(np.isfinite(head)):
+        return make_flag(QualityCode.NOT_STILL_AT_START, "the start window is short or has gaps")
+    sd = float(np.max(np.std(head, axis=0, ddof=1)))
+    if sd <= max_sd:
+        return None
+    return make_flag(QualityCode.NOT_STILL_AT_START, f"SD {sd:.3g} > {max_sd:.3g}")
+
+
+def detect_too_few_trials(n_trials: int, minimum: int) -> QualityFlag | None:
+    """A `too_few_trials` flag when fewer than `minimum` valid trials are averaged."""
+    if n_trials >= minimum:
+        return None
+    return make_flag(QualityCode.TOO_FEW_TRIALS, f"{n_trials} < {minimum}")
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def as_float_array(name: str, x: ArrayLike, *, ndim: int | tuple[int, ...]) -> FloatArray:
+    """`x` as a float64 array with the allowed number of dimensions, else InvalidArgumentError."""
+    try:
+        values = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name} must be an array of numbers, got {x!r:.80}") from None
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if values.ndim not in allowed:
+        raise InvalidArgumentError(
+            f"{name} must have {' or '.join(map(str, allowed))} dimension(s), "
+            f"got shape {values.shape}"
+        )
+    return values
+
+
+def paired_arrays(
+    name_a: str, a: ArrayLike, name_b: str, b: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Two 1-D float arrays of equal length (e.g. AP and ML), else InvalidArgumentError."""
+    first = as_float_array(name_a, a, ndim=1)
+    second = as_float_array(name_b, b, ndim=1)
+    if first.shape != second.shape:
+        raise InvalidArgumentError(
+            f"{name_a} and {name_b} must have the same length, "
+            f"got {first.size} and {second.size} samples"
+        )
+    return first, second
+
+
+def input_flags(*arrays: FloatArray, min_n: int) -> tuple[QualityFlag, ...]:
+    """Flags that make a measure impossible: too few samples, NaN/inf, absurd magnitudes."""
+    n = arrays[0].size
+    if n < min_n:
+        return (make_flag(QualityCode.TOO_SHORT, f"{n} samples, at least {min_n} needed"),)
+    bad = sum(int(np.count_nonzero(~np.isfinite(x))) for x in arrays)
+    if bad:
+        return (make_flag(QualityCode.NAN_INPUT, f"{bad} non-finite values"),)
+    if max(float(np.max(np.abs(x))) for x in arrays) > MAX_ABS_VALUE:
+        return (make_flag(QualityCode.OUT_OF_RANGE, f"|value| > {MAX_ABS_VALUE:g}"),)
+    return ()
+
+
+def check_positive(name: str, value: float) -> float:
+    """`value` as a float if it is finite and > 0, else InvalidArgumentError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name} must be a number > 0, got {value!r}") from None
+    if not (np.isfinite(number) and number > 0):
+        raise InvalidArgumentError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    """`value` if it is one of `allowed`, else InvalidArgumentError listing them."""
+    if value not in allowed:
+        raise InvalidArgumentError(
+            f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}"
+        )
+    return value
+
+
+def _rails(full_scale: float | tuple[float, float]) -> tuple[float, float]:
+    if isinstance(full_scale, tuple):
+        low, high = (float(v) for v in full_scale)
+    else:
+        high = check_positive("full_scale", full_scale)
+        low = -high
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise InvalidArgumentError(
+            f"full_scale must be a number > 0 or finite (low, high) rails with low < high, "
+            f"got {full_scale!r}"
+        )
+    return low, high
