@@ -1,0 +1,361 @@
+"""Read Motion-BIDS streams and sessions into `model` objects (SI units), validating as we go.
+
+Every problem raises `FormatError` naming the file and line; a missing folder `DatasetError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from balancelab.errors import DatasetError, FormatError, InvalidArgumentError
+from balancelab.formats.bids import (
+    EVENTS_COLUMNS,
+    NA,
+    READABLE_UNITS,
+    REQUIRED_CHANNELS_COLUMNS,
+    STATUS_RECORDING,
+    TIME_CHANNEL,
+    Calibration,
+    StreamPaths,
+    UnitConversion,
+    decode_text,
+    is_number,
+    parse_cell,
+    parse_motion_name,
+    read_bytes,
+    read_json,
+)
+from balancelab.model import (
+    Channel,
+    ChannelType,
+    DeviceInfo,
+    Matrix3,
+    Outcome,
+    Recording,
+    Session,
+    Side,
+    Surface,
+    Trial,
+    TrialType,
+    Vision,
+    parse_session_label,
+)
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    """channels.tsv: the data channels (SI) and one unit conversion per motion.tsv column."""
+
+    channels: tuple[Channel, ...]
+    conversions: tuple[UnitConversion, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return (TIME_CHANNEL, *(c.name for c in self.channels))
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """balancelab's own metadata of a stream (`_balancelab.json`); defaults if there is none."""
+
+    status: str | None = None
+    format_version: int | None = None
+    software_version: str | None = None
+    device: DeviceInfo = field(default_factory=DeviceInfo)
+    sensor_to_segment: Mapping[str, Matrix3] = field(default_factory=dict)
+    calibration: Calibration | None = None
+    lost_samples: int = 0
+    recovery: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class MotionRow:
+    """One parsed motion.tsv line: its values (time first, SI) and where it ends in the file."""
+
+    values: list[float]
+    end_offset: int
+    terminated: bool
+
+
+def read_channels(path: Path) -> ChannelTable:
+    """Parse channels.tsv: `time` (LATENCY, s) first, then channels of known types and units."""
+    rows = read_tsv(path, REQUIRED_CHANNELS_COLUMNS)
+    if not rows or rows[0][1]["name"] != TIME_CHANNEL:
+        raise FormatError("the first channel must be 'time'", path=str(path), line=2)
+    channels: list[Channel] = []
+    conversions: list[UnitConversion] = []
+    for line, row in rows:
+        conv = _conversion(row, path, line)
+        conversions.append(conv)
+        if line > 2:
+            channels.append(_channel(row, conv, path, line))
+    return ChannelTable(tuple(channels), tuple(conversions))
+
+
+def _conversion(row: Mapping[str, str], path: Path, line: int) -> UnitConversion:
+    kind = "LATENCY" if line == 2 else row["type"]
+    if line == 2 and (row["type"], row["units"]) != ("LATENCY", "s"):
+        raise FormatError(
+            "channel 'time' must have type LATENCY and units s", path=str(path), line=2
+        )
+    if kind not in READABLE_UNITS:
+        allowed = ", ".join(t for t in READABLE_UNITS if t != "LATENCY")
+        raise FormatError(f"type {kind!r} is not one of {allowed}", path=str(path), line=line)
+    units = READABLE_UNITS[kind]
+    if row["units"] not in units:
+        raise FormatError(
+            f"units {row['units']!r} are unknown for {kind}; expected one of {', '.join(units)}",
+            path=str(path),
+            line=line,
+        )
+    return units[row["units"]]
+
+
+def _channel(row: Mapping[str, str], conv: UnitConversion, path: Path, line: int) -> Channel:
+    type_ = ChannelType(row["type"])
+    component, point = row["component"], row["tracked_point"]
+    if (conv.si_unit == NA) != component.startswith("quat"):
+        raise FormatError(
+            f"units {row['units']!r} do not fit component {component!r}", path=str(path), line=line
+        )
+    return Channel(row["name"], type_, component, point, conv.si_unit)
+
+
+def read_tsv(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a TSV with a header, as (line number, {column: cell}); checks shape and columns."""
+    lines = decode_text(read_bytes(path), path).splitlines()
+    if not lines:
+        raise FormatError("the file is empty; expected a header row", path=str(path), line=1)
+    header = lines[0].split("\t")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise FormatError(
+            f"header lacks column(s) {', '.join(missing)} (tab-separated: {', '.join(required)})",
+            path=str(path),
+            line=1,
+        )
+    rows = []
+    for number, text in enumerate(lines[1:], start=2):
+        cells = text.split("\t")
+        if len(cells) != len(header):
+            raise FormatError(
+                f"{len(cells)} tab-separated cells, the header has {len(header)}",
+                path=str(path),
+                line=number,
+            )
+        rows.append((number, dict(zip(header, cells, strict=True))))
+    return rows
+
+
+def iter_motion_rows(data: bytes, path: Path, table: ChannelTable) -> Iterator[MotionRow]:
+    """Parse motion.tsv bytes line by line; the first malformed line raises FormatError."""
+    offset, previous_s = 0, -math.inf
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        offset += len(raw) + 1
+        terminated = offset <= len(data)
+        if not terminated and not raw:
+            return
+        values = _parse_line(raw, path, number, table)
+        if not values[0] > previous_s:
+            raise FormatError(
+                f"time {values[0]!r} s does not increase (previous row: {previous_s!r} s)",
+                path=str(path),
+                line=number,
+            )
+        previous_s = values[0]
+        yield MotionRow(values, min(offset, len(data)), terminated)
+
+
+def _parse_line(raw: bytes, path: Path, number: int, table: ChannelTable) -> list[float]:
+    cells = _decode_line(raw, path, number).removesuffix("\r").split("\t")
+    problem = _shape_problem(cells, len(table.conversions), number)
+    if problem:
+        raise FormatError(problem, path=str(path), line=number)
+    columns = zip(cells, table.conversions, table.column_names, strict=True)
+    values = [parse_cell(cell, conv, path, number, name) for cell, conv, name in columns]
+    if math.isnan(values[0]):
+        raise FormatError("time is 'n/a'; every row needs a time", path=str(path), line=number)
+    return values
+
+
+def _decode_line(raw: bytes, path: Path, number: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError("bytes that are not UTF-8 text", path=str(path), line=number) from exc
+
+
+def _shape_problem(cells: list[str], expected: int, number: int) -> str | None:
+    for sep in (",", ";", " "):
+        if len(cells) == 1 and sep in cells[0]:
+            return f"cells are separated by {sep!r}; motion.tsv must be tab-separated"
+    if number == 1 and cells[0] != NA and not is_number(cells[0]):
+        return f"starts with {cells[0]!r}: motion.tsv must have no header row, only numbers"
+    if len(cells) != expected:
+        return f"{len(cells)} tab-separated columns, channels.tsv lists {expected}"
+    return None
+
+
+def read_stream_info(motion_tsv: Path) -> StreamInfo:
+    """The `_balancelab.json` beside a motion.tsv; defaults for a foreign Motion-BIDS stream."""
+    path = parse_motion_name(motion_tsv).paths(motion_tsv.parent).balancelab_json
+    if not path.exists():
+        return StreamInfo()
+    data = read_json(path)
+    try:
+        return _stream_info(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"unexpected content ({exc})", path=str(path)) from exc
+
+
+def _stream_info(data: Mapping[str, Any]) -> StreamInfo:
+    device = data.get("device") or {}
+    calibration = data.get("calibration")
+    return StreamInfo(
+        status=str(data["status"]),
+        format_version=int(data["format_version"]),
+        software_version=data.get("software_version"),
+        device=DeviceInfo(**device),
+        sensor_to_segment={
+            str(point): _matrix(m) for point, m in (data.get("sensor_to_segment") or {}).items()
+        },
+        calibration=None if calibration is None else _calibration(calibration),
+        lost_samples=int(data.get("lost_samples", 0)),
+        recovery=data.get("recovery"),
+    )
+
+
+def _matrix(rows: Any) -> Matrix3:
+    if len(rows) != 3 or any(len(r) != 3 for r in rows):
+        raise ValueError("sensor_to_segment needs 3x3 matrices")
+    a, b, c = (tuple(float(x) for x in r) for r in rows)
+    return ((a[0], a[1], a[2]), (b[0], b[1], b[2]), (c[0], c[1], c[2]))
+
+
+def _calibration(data: Mapping[str, Any]) -> Calibration:
+    start, stop = (float(x) for x in data["window_s"])
+    gx, gy, gz = (float(x) for x in data["gravity_ms2"])
+    return Calibration((start, stop), (gx, gy, gz))
+
+
+def read_trials(events_tsv: Path) -> tuple[Trial, ...]:
+    """The trials in an events.tsv (none if the file does not exist)."""
+    if not events_tsv.exists():
+        return ()
+    trials = []
+    for line, row in read_tsv(events_tsv, EVENTS_COLUMNS):
+        try:
+            trials.append(_trial(row, events_tsv, line))
+        except InvalidArgumentError as exc:
+            raise FormatError(exc.message, path=str(events_tsv), line=line) from exc
+    return tuple(trials)
+
+
+def _trial(row: Mapping[str, str], path: Path, line: int) -> Trial:
+    seconds = READABLE_UNITS["LATENCY"]["s"]
+    levels = (TrialType, Side, Surface, Vision, Outcome)
+    picked = []
+    for column, enum in zip(EVENTS_COLUMNS[2:], levels, strict=True):
+        if row[column] not in enum._value2member_map_:
+            allowed = ", ".join(m.value for m in enum)
+            raise FormatError(
+                f"{column} {row[column]!r} is not one of {allowed}", path=str(path), line=line
+            )
+        picked.append(row[column])
+    onset = parse_cell(row["onset"], seconds, path, line, "onset")
+    duration = parse_cell(row["duration"], seconds, path, line, "duration")
+    return Trial(
+        onset,
+        duration,
+        TrialType(picked[0]),
+        Side(picked[1]),
+        Surface(picked[2]),
+        Vision(picked[3]),
+        Outcome(picked[4]),
+    )
+
+
+def read_motion_json(path: Path) -> dict[str, Any]:
+    """motion.json, checked for a positive `SamplingFrequency` (Hz)."""
+    data = read_json(path)
+    fs = data.get("SamplingFrequency")
+    if isinstance(fs, bool) or not isinstance(fs, int | float) or not fs > 0:
+        raise FormatError(
+            f"SamplingFrequency is {fs!r}; expected a number of Hz > 0", path=str(path)
+        )
+    return data
+
+
+def read_recording(motion_tsv: Path | str) -> Recording:
+    """One tracksys stream (motion.tsv + channels.tsv + sidecars + events) in SI units."""
+    motion_tsv = Path(motion_tsv)
+    name = parse_motion_name(motion_tsv)
+    paths = name.paths(motion_tsv.parent)
+    info = read_stream_info(motion_tsv)
+    if info.status == STATUS_RECORDING:
+        raise FormatError(
+            "the recording is still marked 'recording' (being written, or interrupted)",
+            path=str(paths.balancelab_json),
+            advice="Wait until it ends, or open the dataset so balancelab recovers it.",
+        )
+    table = read_channels(paths.channels_tsv)
+    fs_hz = float(read_motion_json(paths.motion_json)["SamplingFrequency"])
+    time_s, values = _read_samples(motion_tsv, table)
+    try:
+        return Recording(
+            time_s,
+            values,
+            table.channels,
+            fs_hz,
+            name.tracksys,
+            name.athlete,
+            parse_session_label(name.session),
+            name.task,
+            read_trials(paths.events_tsv),
+            info.device,
+            info.sensor_to_segment,
+            info.lost_samples,
+        )
+    except InvalidArgumentError as exc:
+        raise FormatError(exc.message, path=str(motion_tsv)) from exc
+
+
+def _read_samples(motion_tsv: Path, table: ChannelTable) -> tuple[np.ndarray, np.ndarray]:
+    data = read_bytes(motion_tsv)
+    rows = [row.values for row in iter_motion_rows(data, motion_tsv, table)]
+    if not rows:
+        raise FormatError("no samples; expected at least one row", path=str(motion_tsv), line=1)
+    array = np.array(rows, dtype=np.float64)
+    return array[:, 0], array[:, 1:]
+
+
+def session_motion_files(session_dir: Path) -> list[Path]:
+    """The motion.tsv files of a session folder (`ses-*/motion/`), sorted by name."""
+    return sorted((session_dir / "motion").glob("*_motion.tsv"))
+
+
+def read_session(session_dir: Path | str) -> Session:
+    """All tracksys streams of one session folder, sharing its events."""
+    session_dir = Path(session_dir)
+    files = session_motion_files(session_dir)
+    if not files:
+        raise DatasetError(
+            f"{session_dir} holds no motion/*_motion.tsv: not a Motion-BIDS session folder",
+            advice="Pass a folder like <dataset>/sub-ana01/ses-20250101T090000.",
+        )
+    recordings = tuple(read_recording(f) for f in files)
+    try:
+        return Session(recordings)
+    except InvalidArgumentError as exc:
+        raise FormatError(exc.message, path=str(session_dir)) from exc
+
+
+def stream_paths_of(motion_tsv: Path) -> StreamPaths:
+    """The sibling files of a motion.tsv."""
+    return parse_motion_name(motion_tsv).paths(motion_tsv.parent)
