@@ -1,0 +1,422 @@
+"""Shared reading for the importers: size limit, decoding, delimited tables, units, time checks.
+
+Every problem with a file is raised as `FormatError` naming the file and, where known, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from balancelab.errors import FormatError
+from balancelab.model import STANDARD_GRAVITY_MS2, ChannelType, FloatArray
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+SIZE_ADVICE = (
+    "Split the recording into shorter files (for example one per trial) or export only the"
+    " sensors you need; balancelab reads files of up to 512 MB."
+)
+DELIMITERS = ("\t", ";", ",")
+_DELIMITER_NAMES = {"\t": "tab", ";": "semicolon", ",": "comma"}
+_NAN_TOKENS = frozenset({"", "nan", "n/a", "na"})
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    OverflowError,
+)
+
+# unit -> (dimension, factor to SI)
+UNITS: Mapping[str, tuple[str, float]] = {
+    "s": ("time", 1.0),
+    "ms": ("time", 1e-3),
+    "us": ("time", 1e-6),
+    "ns": ("time", 1e-9),
+    "m/s^2": ("acceleration", 1.0),
+    "g": ("acceleration", STANDARD_GRAVITY_MS2),
+    "mg": ("acceleration", STANDARD_GRAVITY_MS2 / 1000.0),
+    "rad/s": ("angular velocity", 1.0),
+    "deg/s": ("angular velocity", math.pi / 180.0),
+    "dps": ("angular velocity", math.pi / 180.0),
+    "m": ("length", 1.0),
+    "cm": ("length", 1e-2),
+    "mm": ("length", 1e-3),
+    "T": ("magnetic field", 1.0),
+    "uT": ("magnetic field", 1e-6),
+    "nT": ("magnetic field", 1e-9),
+    "rad": ("angle", 1.0),
+    "deg": ("angle", math.pi / 180.0),
+}
+UNIT_ALIASES: Mapping[str, str] = {
+    "m/s²": "m/s^2",
+    "m/s2": "m/s^2",
+    "µs": "us",
+    "μs": "us",
+    "µT": "uT",
+    "μT": "uT",
+}
+DIMENSIONS: Mapping[ChannelType, str] = {
+    ChannelType.ACCEL: "acceleration",
+    ChannelType.GYRO: "angular velocity",
+    ChannelType.MAGN: "magnetic field",
+    ChannelType.POS: "length",
+    ChannelType.ORNT: "angle",
+}
+
+
+def si_factor(unit: str, dimension: str) -> float | None:
+    """Factor turning `unit` into SI for `dimension`, or None if the unit is unknown there."""
+    entry = UNITS.get(UNIT_ALIASES.get(unit.strip(), unit.strip()))
+    if entry is None or entry[0] != dimension:
+        return None
+    return entry[1]
+
+
+def allowed_units(dimension: str) -> str:
+    """The units accepted for one dimension, comma-separated, for error messages."""
+    return ", ".join(u for u, (dim, _) in UNITS.items() if dim == dimension)
+
+
+def check_size(size_bytes: int, where: str) -> None:
+    """Refuse empty files and files over MAX_FILE_BYTES, before reading them."""
+    if size_bytes == 0:
+        raise FormatError("the file is empty", path=where)
+    if size_bytes > MAX_FILE_BYTES:
+        raise FormatError(
+            f"the file is {size_bytes / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit",
+            path=where,
+            advice=SIZE_ADVICE,
+        )
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The bytes of a file, after checking its size."""
+    try:
+        check_size(path.stat().st_size, str(path))
+        with path.open("rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+
+
+def decode_text(raw: bytes, where: str) -> str:
+    """UTF-8 text of a file (a BOM is dropped); binary or non-UTF-8 content is refused."""
+    if len(raw) > MAX_FILE_BYTES:
+        check_size(len(raw), where)
+    if not raw.strip():
+        raise FormatError("the file is empty", path=where)
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise FormatError(
+            "the file holds binary data (NUL bytes), expected a text table",
+            path=where,
+            line=raw.count(b"\n", 0, nul) + 1,
+            advice="Pass the exported CSV/TXT file (UTF-8 text), not a spreadsheet or binary.",
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            path=where,
+            line=raw.count(b"\n", 0, exc.start) + 1,
+            advice="Export or save the file again as UTF-8 text.",
+        ) from None
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Cells of a delimited text table as strings, with the file line of each row."""
+
+    where: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    lines: tuple[int, ...]
+    delimiter: str
+
+    def index(self, name: str) -> int:
+        """Position of a column, matched exactly or else ignoring case."""
+        if name in self.header:
+            return self.header.index(name)
+        folded = [h.casefold() for h in self.header]
+        if name.casefold() in folded:
+            return folded.index(name.casefold())
+        raise FormatError(
+            f"missing column {name!r}; the header has {', '.join(map(repr, self.header))}",
+            path=self.where,
+            line=1,
+        )
+
+    def has(self, name: str) -> bool:
+        return name.casefold() in (h.casefold() for h in self.header)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A numeric table: `data` (rows, columns) with NaN for empty or NaN cells."""
+
+    raw: RawTable
+    data: FloatArray
+
+    @property
+    def where(self) -> str:
+        return self.raw.where
+
+    def column(self, name: str) -> FloatArray:
+        return self.data[:, self.raw.index(name)]
+
+    def line(self, row: int) -> int:
+        return self.raw.lines[row]
+
+
+def sniff_delimiter(text: str, where: str) -> str:
+    """The delimiter (tab, semicolon, comma) that splits the header line most often."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    counts = {d: first.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[best] == 0:
+        raise FormatError(
+            "found no column separator in the header line; expected columns separated by"
+            " comma, semicolon or tab",
+            path=where,
+            line=1,
+        )
+    return best
+
+
+def parse_rows(text: str, where: str) -> RawTable:
+    """Split a header line and data rows; every row must have as many cells as the header."""
+    delimiter = sniff_delimiter(text, where)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    truncated_tail = not text.endswith(("\n", "\r"))
+    last_line = text.count("\n") + 1
+    rows: list[tuple[str, ...]] = []
+    lines: list[int] = []
+    try:
+        header = _read_header(reader, where)
+        for row in reader:
+            if not row or row == [""]:
+                continue
+            if len(row) != len(header):
+                cut = truncated_tail and reader.line_num >= last_line
+                raise _cell_count_error(
+                    len(row), len(header), delimiter, cut=cut, where=where, line=reader.line_num
+                )
+            rows.append(tuple(row))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise FormatError(f"malformed CSV: {exc}", path=where, line=reader.line_num) from None
+    if not rows:
+        raise FormatError("the table has a header but no data rows", path=where, line=2)
+    return RawTable(where, header, tuple(rows), tuple(lines), delimiter)
+
+
+def _read_header(reader: Iterator[list[str]], where: str) -> tuple[str, ...]:
+    for row in reader:
+        if row and row != [""]:
+            header = tuple(cell.strip() for cell in row)
+            named = [h for h in header if h]
+            if len(set(named)) != len(named):
+                raise FormatError("a column name appears twice in the header", path=where, line=1)
+            return header
+    raise FormatError("the file is empty", path=where)
+
+
+def _cell_count_error(
+    found: int, expected_cells: int, delimiter: str, *, cut: bool, where: str, line: int
+) -> FormatError:
+    expected = f"expected {expected_cells} separated by {_DELIMITER_NAMES[delimiter]}"
+    if cut:
+        return FormatError(
+            f"the last line has {found} cells, {expected}: the file seems truncated",
+            path=where,
+            line=line,
+            advice="Copy or export the file again; it was cut short.",
+        )
+    return FormatError(f"this row has {found} cells, {expected}", path=where, line=line)
+
+
+def to_number(cell: str, decimal_comma: bool) -> float | None:
+    """A cell as a float: NaN for empty/NaN/n/a, None if it is not a finite number."""
+    text = cell.strip()
+    if text.casefold() in _NAN_TOKENS:
+        return math.nan
+    if decimal_comma:
+        text = text.replace(",", ".")
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def to_numeric(raw: RawTable, columns: tuple[str, ...] | None = None) -> Table:
+    """Convert the cells (of `columns`, default all) to floats; a non-number names its line."""
+    wanted = range(len(raw.header)) if columns is None else [raw.index(c) for c in columns]
+    decimal_comma = raw.delimiter != ","
+    data = np.empty((len(raw.rows), len(raw.header)), dtype=np.float64)
+    data.fill(np.nan)
+    for r, row in enumerate(raw.rows):
+        for c in wanted:
+            value = to_number(row[c], decimal_comma)
+            if value is None:
+                raise FormatError(
+                    f"cell {row[c][:40]!r} in column {raw.header[c]!r} is not a number",
+                    path=raw.where,
+                    line=raw.lines[r],
+                )
+            data[r, c] = value
+    return Table(raw, data)
+
+
+def check_times(time_s: FloatArray, table: Table, column: str) -> None:
+    """Times (file units) must be present and strictly increase; errors name the line."""
+    missing = np.flatnonzero(~np.isfinite(time_s))
+    if missing.size:
+        raise FormatError(
+            f"the time cell (column {column!r}) is empty or not a number; every row needs a time",
+            path=table.where,
+            line=table.line(int(missing[0])),
+        )
+    if time_s.size < 2:
+        raise FormatError(f"needs at least 2 samples, found {time_s.size}", path=table.where)
+    bad = np.flatnonzero(np.diff(time_s) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        verb = "repeats" if time_s[i] == time_s[i - 1] else "goes back from"
+        raise FormatError(
+            f"time {time_s[i]:.15g} ({column!r}) {verb} {time_s[i - 1]:.15g} on line"
+            f" {table.line(i - 1)};"
+            " times must strictly increase",
+            path=table.where,
+            line=table.line(i),
+        )
+
+
+def nominal_fs_hz(time_s: FloatArray) -> float:
+    """Nominal rate (Hz) from the median sample interval, rounded to 0.01 Hz."""
+    return round(1.0 / float(np.median(np.diff(time_s))), 2)
+
+
+def datetime_from_epoch_s(seconds: float, where: str) -> datetime:
+    """A UTC datetime from Unix seconds, refusing impossible values."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise FormatError(
+            f"start time {seconds!r} s is not a valid Unix time", path=where
+        ) from None
+
+
+class Bundle:
+    """The files of an export: a zip archive, an unzipped folder, or one file."""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile | None) -> None:
+        self.path = path
+        self._archive = archive
+        self.members = self._list()
+
+    def _list(self) -> dict[str, str]:
+        if self._archive is not None:
+            names = [i.filename for i in self._archive.infolist() if not i.is_dir()]
+        elif self.path.is_dir():
+            found = [*self.path.glob("*"), *self.path.glob("*/*")]
+            names = [p.relative_to(self.path).as_posix() for p in found if p.is_file()]
+        else:
+            names = [self.path.name]
+        return {n.casefold(): n for n in sorted(names) if "__macosx" not in n.casefold()}
+
+    def find(self, name: str) -> str | None:
+        """The member whose path is `name` or ends with `/name`, ignoring case (shortest wins)."""
+        key = name.casefold()
+        hits = [m for k, m in self.members.items() if k == key or k.endswith("/" + key)]
+        return min(hits, key=len) if hits else None
+
+    def where(self, member: str) -> str:
+        if self._archive is None and not self.path.is_dir():
+            return str(self.path)
+        return f"{self.path} ({member})" if self._archive else str(self.path / member)
+
+    def read_text(self, member: str) -> str:
+        """The UTF-8 text of one member, size-checked before reading."""
+        where = self.where(member)
+        if self._archive is None:
+            target = self.path / member if self.path.is_dir() else self.path
+            return decode_text(read_file_bytes(target), where)
+        try:
+            info = self._archive.getinfo(member)
+            check_size(info.file_size, where)
+            with self._archive.open(info) as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+        except _ZIP_ERRORS as exc:
+            raise FormatError(
+                f"cannot unpack this member of the zip archive ({exc}); the zip is damaged",
+                path=where,
+                advice="Export or copy the zip again from the app.",
+            ) from None
+        return decode_text(raw, where)
+
+    def table(self, member: str) -> RawTable:
+        return parse_rows(self.read_text(member), self.where(member))
+
+
+@contextmanager
+def open_bundle(path: Path) -> Iterator[Bundle]:
+    """Open a zip archive, a folder or a single file as a Bundle."""
+    if path.is_dir() or (path.is_file() and not _looks_like_zip(path)):
+        yield Bundle(path, None)
+        return
+    check_size(_size(path), str(path))
+    try:
+        archive = zipfile.ZipFile(path)
+    except _ZIP_ERRORS as exc:
+        raise FormatError(
+            f"not a readable zip archive ({exc}); it may be damaged or cut short",
+            path=str(path),
+            advice="Pass the zip exported by the app, unchanged, or the folder it unpacks to.",
+        ) from None
+    with archive:
+        yield Bundle(path, archive)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+
+
+def _looks_like_zip(path: Path) -> bool:
+    if path.suffix.casefold() == ".zip":
+        return True
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PK\x03\x04"
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+
+
+def _os_error(exc: OSError, path: Path) -> FormatError:
+    return FormatError(
+        f"cannot read the file: {exc.strerror or exc}",
+        path=str(path),
+        advice="Check that the path exists and that you may read it.",
+    )

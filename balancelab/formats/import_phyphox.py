@@ -1,0 +1,266 @@
+"""Import a phyphox CSV export (zip, unzipped folder, or a single CSV) as one IMU Recording.
+
+Layout, from phyphox's own exporter (phyphox-android `DataExport.java`, bundled experiments
+`accelerometer.phyphox`, `gyroscope.phyphox`): one `<export set>.csv` per set (`Raw Data.csv`,
+or `Accelerometer.csv` / `Gyroscope.csv` in multi-sensor experiments), header cells quoted, e.g.
+`"Time (s)","Acceleration x (m/s^2)",…` or `"Gyroscope x (rad/s)"`; separator comma, tab or
+semicolon with a decimal point, or tab/semicolon with a decimal comma; shorter columns padded
+with `NaN`. Beside them `meta/device.csv` (`"property","value"`) and `meta/time.csv`
+(`"event","experiment time","system time","system time text"`, system time in Unix s).
+
+The phone IMU merge below (`merge_imu`, `build_imu_recording`) is shared with Sensor Logger.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from balancelab.errors import FormatError
+from balancelab.formats._tabular import (
+    Bundle,
+    RawTable,
+    check_times,
+    datetime_from_epoch_s,
+    nominal_fs_hz,
+    open_bundle,
+    si_factor,
+    to_number,
+    to_numeric,
+)
+from balancelab.model import ChannelType, DeviceInfo, FloatArray, Recording, imu_channels
+
+_HEADER = re.compile(r"^(?P<label>.*?)\s*\((?P<unit>[^()]*)\)$")
+_SKIPPED_WORDS = ("absolute", "gravity", "magnitude")
+LINEAR_ADVICE = (
+    "Record with phyphox's 'Acceleration with g' (or a multi-sensor experiment that exports"
+    " Accelerometer.csv), or pass allow_linear_acceleration=True to import acceleration"
+    " without gravity."
+)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where the time and the x/y/z columns of one sensor sit in a phyphox table."""
+
+    time: int | None
+    acc: dict[str, int]
+    gyr: dict[str, int]
+    linear: bool
+
+
+def import_phyphox(
+    path: str | Path,
+    *,
+    athlete: str = "anon",
+    tracked_point: str = "sternum",
+    tracksys: str = "phone",
+    allow_linear_acceleration: bool = False,
+) -> Recording:
+    """Read a phyphox export into a Recording (acc in m/s^2 with gravity, gyro in rad/s)."""
+    source = Path(path)
+    with open_bundle(source) as bundle:
+        tables = [bundle.table(m) for m in _data_members(bundle)]
+        start_utc = _read_start(bundle)
+        device = _read_device(bundle)
+    acc, gyr = _pick_streams(tables, str(source), allow_linear_acceleration)
+    return build_imu_recording(
+        acc,
+        gyr,
+        tracked_point=tracked_point,
+        tracksys=tracksys,
+        athlete=athlete,
+        start_utc=start_utc,
+        device=device,
+    )
+
+
+@dataclass(frozen=True)
+class ImuStream:
+    """One phone sensor's samples: times (s) and x/y/z values (SI) from one table."""
+
+    time_s: FloatArray
+    xyz: FloatArray
+    where: str
+
+
+def merge_imu(acc: ImuStream | None, gyr: ImuStream | None) -> tuple[FloatArray, FloatArray]:
+    """Times and values [acc xyz, gyr xyz] on the accelerometer's time base.
+
+    The gyroscope is interpolated onto the accelerometer times only within its own span and
+    never across its gaps longer than 2 nominal periods; those samples become NaN.
+    """
+    if acc is None or gyr is None:
+        only = acc or gyr
+        assert only is not None
+        return only.time_s, only.xyz
+    return acc.time_s, np.hstack([acc.xyz, resample_stream(gyr, acc.time_s)])
+
+
+def build_imu_recording(
+    acc: ImuStream | None,
+    gyr: ImuStream | None,
+    *,
+    tracked_point: str,
+    tracksys: str,
+    athlete: str,
+    start_utc: datetime,
+    device: DeviceInfo,
+) -> Recording:
+    """A phone Recording from its accelerometer and/or gyroscope streams."""
+    time_s, values = merge_imu(acc, gyr)
+    types = {ChannelType.ACCEL} if acc else set()
+    types |= {ChannelType.GYRO} if gyr else set()
+    return Recording(
+        time_s=time_s,
+        values=values,
+        channels=tuple(c for c in imu_channels(tracked_point) if c.type in types),
+        nominal_fs_hz=nominal_fs_hz(time_s),
+        tracksys=tracksys,
+        athlete=athlete,
+        start_utc=start_utc,
+        device=device,
+        lost_samples=int(np.count_nonzero(np.isnan(values).any(axis=1))),
+    )
+
+
+def resample_stream(stream: ImuStream, base_s: FloatArray) -> FloatArray:
+    """`stream` at the times `base_s`: NaN outside its span and across gaps > 2 periods."""
+    max_gap_s = 2.0 / nominal_fs_hz(stream.time_s)
+    return interpolate_onto(base_s, stream.time_s, stream.xyz, max_gap_s)
+
+
+def interpolate_onto(
+    base_s: FloatArray, time_s: FloatArray, values: FloatArray, max_gap_s: float
+) -> FloatArray:
+    """`values` (n, c) sampled at `time_s`, linearly interpolated at `base_s`.
+
+    NaN outside the span of `time_s` and between samples further apart than `max_gap_s`.
+    """
+    out = np.full((base_s.size, values.shape[1]), np.nan)
+    inside = np.flatnonzero((base_s >= time_s[0]) & (base_s <= time_s[-1]))
+    at = base_s[inside]
+    left = np.clip(np.searchsorted(time_s, at, side="right") - 1, 0, time_s.size - 2)
+    span = time_s[left + 1] - time_s[left]
+    frac = ((at - time_s[left]) / span)[:, None]
+    merged = values[left] * (1.0 - frac) + values[left + 1] * frac
+    exact = (frac[:, 0] == 0.0)[:, None]
+    merged = np.where(exact, values[left], merged)
+    merged[span > max_gap_s] = np.nan
+    out[inside] = merged
+    return out
+
+
+def _data_members(bundle: Bundle) -> list[str]:
+    return [
+        m
+        for k, m in bundle.members.items()
+        if k.endswith(".csv") and not (k.startswith("meta/") or "/meta/" in k)
+    ]
+
+
+def _classify(header: Iterable[str]) -> _Columns:
+    time: int | None = None
+    acc: dict[str, int] = {}
+    gyr: dict[str, int] = {}
+    linear = False
+    for index, cell in enumerate(header):
+        match = _HEADER.match(cell)
+        if match is None:
+            continue
+        label, unit = match["label"].strip().casefold(), match["unit"].strip()
+        if label == "time" and si_factor(unit, "time") == 1.0:
+            time = index
+            continue
+        axis = label.rsplit(" ", 1)[-1]
+        if axis not in ("x", "y", "z") or any(w in label for w in _SKIPPED_WORDS):
+            continue
+        if si_factor(unit, "acceleration") == 1.0:
+            acc[axis] = index
+            linear = linear or "linear" in label
+        elif si_factor(unit, "angular velocity") == 1.0:
+            gyr[axis] = index
+    return _Columns(time, acc, gyr, linear)
+
+
+def _stream(raw: RawTable, axes: dict[str, int], time: int, kind: str) -> ImuStream:
+    missing = sorted({"x", "y", "z"} - axes.keys())
+    if missing:
+        raise FormatError(
+            f"the {kind} columns for axis {', '.join(missing)} are missing",
+            path=raw.where,
+            line=1,
+        )
+    names = (raw.header[time], *(raw.header[axes[a]] for a in "xyz"))
+    table = to_numeric(raw, names)
+    time_s = table.column(names[0])
+    check_times(time_s, table, names[0])
+    xyz = np.column_stack([table.column(n) for n in names[1:]])
+    return ImuStream(time_s, xyz, raw.where)
+
+
+def _pick_streams(
+    tables: list[RawTable], where: str, allow_linear: bool
+) -> tuple[ImuStream | None, ImuStream | None]:
+    acc: list[tuple[bool, ImuStream]] = []
+    gyr: list[ImuStream] = []
+    for raw in tables:
+        cols = _classify(raw.header)
+        if cols.time is None:
+            continue
+        if cols.acc:
+            acc.append((cols.linear, _stream(raw, cols.acc, cols.time, "acceleration")))
+        if cols.gyr:
+            gyr.append(_stream(raw, cols.gyr, cols.time, "gyroscope"))
+    if not acc and not gyr:
+        raise FormatError(
+            "found no phyphox accelerometer or gyroscope table; expected a CSV with a"
+            " 'Time (s)' column and 'Acceleration x (m/s^2)' or 'Gyroscope x (rad/s)' columns",
+            path=where,
+        )
+    acc.sort(key=lambda pair: pair[0])
+    if acc and acc[0][0] and not allow_linear:
+        raise FormatError(
+            "this export holds only acceleration without gravity (linear acceleration);"
+            " balancelab stores acceleration with gravity",
+            path=acc[0][1].where,
+            advice=LINEAR_ADVICE,
+        )
+    return (acc[0][1] if acc else None), (gyr[0] if gyr else None)
+
+
+def _read_start(bundle: Bundle) -> datetime:
+    """Wall-clock time of experiment time 0, from the first START event of meta/time.csv."""
+    member = bundle.find("meta/time.csv")
+    if member is None:
+        return datetime(2000, 1, 1, tzinfo=UTC)
+    raw = bundle.table(member)
+    event, exp, system = (raw.index(n) for n in ("event", "experiment time", "system time"))
+    decimal_comma = raw.delimiter != ","
+    for row, line in zip(raw.rows, raw.lines, strict=True):
+        if row[event].strip().upper() != "START":
+            continue
+        exp_s, system_s = to_number(row[exp], decimal_comma), to_number(row[system], decimal_comma)
+        if exp_s is None or system_s is None or np.isnan(exp_s) or np.isnan(system_s):
+            raise FormatError("the START event has no valid times", path=raw.where, line=line)
+        return datetime_from_epoch_s(system_s - exp_s, raw.where)
+    raise FormatError("meta/time.csv has no START event", path=raw.where)
+
+
+def _read_device(bundle: Bundle) -> DeviceInfo:
+    """Manufacturer and model from meta/device.csv, if present."""
+    member = bundle.find("meta/device.csv")
+    if member is None:
+        return DeviceInfo()
+    raw = bundle.table(member)
+    key, value = raw.index("property"), raw.index("value")
+    props = {row[key].strip(): row[value].strip() for row in raw.rows}
+    return DeviceInfo(
+        manufacturer=props.get("deviceManufacturer") or props.get("deviceBrand") or None,
+        model=props.get("deviceModel") or None,
+    )
