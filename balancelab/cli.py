@@ -7,10 +7,16 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+import platformdirs
+
 from balancelab import __version__
-from balancelab.errors import BalancelabError
+from balancelab.engine.jobs import import_to_dataset, open_or_create, simulate_to_dataset
+from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
+from balancelab.sim import list_scenarios
 
 EXIT_USER_ERROR = 2
 Handler = Callable[[argparse.Namespace], int]
@@ -21,8 +27,6 @@ def default_dataset_root() -> Path:
     env = os.environ.get("BALANCELAB_DATA")
     if env:
         return Path(env).expanduser()
-    import platformdirs
-
     return platformdirs.user_data_path("balancelab", appauthor=False) / "recordings"
 
 
@@ -33,12 +37,139 @@ def build_parser() -> argparse.ArgumentParser:
         description="Balance assessment: sway, time to stabilization, left/right asymmetry.",
     )
     parser.add_argument("--version", action="version", version=f"balancelab {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show the full traceback of an error"
-    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    _add_simulate(commands)
+    _add_import(commands)
     return parser
+
+
+def _add_data_option(parser: argparse.ArgumentParser, flag: str = "--data") -> None:
+    parser.add_argument(
+        flag,
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the dataset folder (default: $BALANCELAB_DATA or your user data folder)",
+    )
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "simulate",
+        help="record a session of the simulated athlete, with its ground truth",
+        description="Simulate a session and write it as Motion-BIDS plus a ground-truth JSON.",
+    )
+    parser.add_argument("--scenario", default="demo_session", help="see --list")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
+    _add_data_option(parser, "--out")
+    parser.add_argument("--athlete", default="sim01", help="athlete label (letters, digits)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    parser.add_argument(
+        "--start", type=_parse_start, default=None, help="session start, ISO 8601 (default: now)"
+    )
+    parser.set_defaults(handler=_run_simulate)
+
+
+def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "import",
+        help="import a phyphox, Sensor Logger, force-plate or CSV file as a session",
+        description=(
+            "Import a foreign recording into the dataset. The kind is detected from the file."
+            " Give --trial-type (and side, surface, vision) to store the whole file as one trial."
+        ),
+    )
+    parser.add_argument("source", type=Path, help="file, zip or export folder")
+    parser.add_argument("--athlete", required=True, help="athlete label (letters, digits)")
+    _add_data_option(parser)
+    parser.add_argument("--task", default="imported", help="task label (letters, digits)")
+    parser.add_argument("--start", type=_parse_start, default=None, help="session start, ISO 8601")
+    parser.add_argument("--tracked-point", choices=("board", "lowback", "sternum"), default=None)
+    parser.add_argument(
+        "--per-foot", action="store_true", help="also import each plate of a two-plate file"
+    )
+    parser.add_argument("--trial-type", choices=[t.value for t in TrialType], default=None)
+    parser.add_argument("--side", choices=[s.value for s in Side], default=Side.BOTH.value)
+    parser.add_argument("--surface", choices=[s.value for s in Surface], default=Surface.FIRM.value)
+    parser.add_argument("--vision", choices=[v.value for v in Vision], default=Vision.OPEN.value)
+    parser.set_defaults(handler=_run_import)
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time such as 2026-11-21T09:30:00"
+        ) from None
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
+def _dataset_root(path: Path | None) -> Path:
+    return (path or default_dataset_root()).expanduser()
+
+
+def _report_recovery(root: Path) -> None:
+    for report in open_or_create(root):
+        print(f"recovered: {report.describe()}", file=sys.stderr)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    scenarios = dict(list_scenarios())
+    if args.list:
+        for name, description in scenarios.items():
+            print(f"{name:20s} {description}")
+        return 0
+    if args.scenario not in scenarios:
+        raise InvalidArgumentError(
+            f"scenario {args.scenario!r} is not one of {', '.join(scenarios)}",
+            advice="Run `balancelab simulate --list` to see the scenarios.",
+        )
+    root = _dataset_root(args.out)
+    _report_recovery(root)
+    result = simulate_to_dataset(
+        root, args.scenario, athlete=args.athlete, seed=args.seed, start_utc=args.start
+    )
+    print(f"session:      {result.session_dir}")
+    print(f"ground truth: {result.truth_json}")
+    for recording in result.session.recordings:
+        print(
+            f"  {recording.tracksys}: {recording.time_s.size} samples at"
+            f" {recording.nominal_fs_hz:g} Hz, {recording.duration_s:.1f} s,"
+            f" {recording.lost_samples} lost"
+        )
+    print(f"  {len(result.session.trials)} trials")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    root = _dataset_root(args.data)
+    _report_recovery(root)
+    trial = None
+    if args.trial_type is not None:
+        trial = Trial(
+            onset_s=0.0,
+            duration_s=0.0,
+            trial_type=TrialType(args.trial_type),
+            side=Side(args.side),
+            surface=Surface(args.surface),
+            vision=Vision(args.vision),
+            outcome=Outcome.COMPLETED,
+        )
+    session_dir = import_to_dataset(
+        args.source,
+        root,
+        athlete=args.athlete,
+        task=args.task,
+        start_utc=args.start,
+        whole_file_trial=trial,
+        tracked_point=args.tracked_point,
+        per_foot=args.per_foot,
+    )
+    print(f"imported {args.source} as {session_dir}")
+    return 0
 
 
 def report_error(error: BalancelabError, *, debug: bool) -> None:

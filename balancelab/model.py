@@ -51,6 +51,8 @@ QUANTITY_NAMES: Mapping[ChannelType, str] = {
 }
 TRACKED_POINTS = ("board", "lowback", "sternum", "cop")
 STANDARD_GRAVITY_MS2 = 9.80665
+UNKNOWN_START_UTC = datetime(2000, 1, 1, tzinfo=UTC)
+"""The start time of a recording whose source gave no clock (e.g. a force-plate text file)."""
 
 
 class TrialType(StrEnum):
@@ -194,7 +196,7 @@ class Recording:
     nominal_fs_hz: float
     tracksys: str
     athlete: str = "anon"
-    start_utc: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    start_utc: datetime = UNKNOWN_START_UTC
     task: str = "balance"
     trials: tuple[Trial, ...] = ()
     device: DeviceInfo = field(default_factory=DeviceInfo)
@@ -265,7 +267,7 @@ class Recording:
 
 @dataclass(frozen=True, eq=False)
 class Session:
-    """One session of one athlete: one recording per sensor, sharing one clock and one trial list."""
+    """One session of one athlete: a recording per sensor, sharing one clock and trial list."""
 
     recordings: tuple[Recording, ...]
 

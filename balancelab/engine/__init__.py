@@ -1,0 +1,1 @@
+"""The headless engine: the jobs the CLI and the desktop app both run."""

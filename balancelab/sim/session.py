@@ -1,0 +1,596 @@
+"""simulate_session: a scenario, an athlete and sensors -> (model.Session, Truth), seeded.
+
+Timeline: `lead_in_s` of quiet bipedal stance, then each trial followed by its rest (bipedal
+stance, off the board). The body is integrated at `internal_fs_hz` over the whole session in
+segments that hand their mechanical state on; sensors sample the resulting kinematics at
+their own (true) instants. Random streams are split with numpy SeedSequence: body noise,
+event draws and each sensor have their own, so adding a sensor does not change the body.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import numpy as np
+from scipy import signal
+
+from balancelab.errors import SimulationError
+from balancelab.model import DeviceInfo as _DeviceInfo
+from balancelab.model import (
+    FloatArray,
+    Matrix3,
+    Outcome,
+    Recording,
+    Session,
+    Side,
+    Surface,
+    Trial,
+    TrialType,
+    Vision,
+    cop_channels,
+    imu_channels,
+)
+from balancelab.sim.athlete import AthleteParams, Condition, G, condition_for
+from balancelab.sim.board import BoardParams, FoamParams
+from balancelab.sim.body import (
+    NDArrayBool,
+    StanceResult,
+    StanceState,
+    Support,
+    simulate_stance,
+)
+from balancelab.sim.events import (
+    compute_settling_time,
+    edge_impact_spike,
+    half_sine,
+    landing_profile,
+    touchdown_bump,
+)
+from balancelab.sim.scenarios import Scenario, TrialSpec, get_scenario
+from balancelab.sim.sensors import (
+    CopSpec,
+    ImuSpec,
+    SensorSpec,
+    apply_imu_errors,
+    draw_imu_errors,
+    imu_times,
+)
+from balancelab.sim.truth import (
+    BodySeries,
+    EdgeContact,
+    Landing,
+    SensorTruth,
+    TrialTruth,
+    Truth,
+)
+from balancelab.sim.truth import Touchdown as TouchdownTruth
+
+TRUTH_FS_HZ = 200.0
+STANCE_HALF_WIDTH_M = 0.1  # ankle to the mid-point between the feet (ML), bipedal stance
+BOARD_RELEASE_S = 0.3  # the unloaded board returns level over this time
+
+
+@dataclass
+class _Kinematics:
+    """Whole-session arrays at the internal rate (see simulate_session)."""
+
+    n: int
+    theta: FloatArray = field(init=False)
+    omega: FloatArray = field(init=False)
+    alpha: FloatArray = field(init=False)
+    cop: FloatArray = field(init=False)
+    phi: FloatArray = field(init=False)
+    phi_rate: FloatArray = field(init=False)
+    phi_acc: FloatArray = field(init=False)
+    vertical: FloatArray = field(init=False)
+    board_spike: FloatArray = field(init=False)
+    stance_ml: FloatArray = field(init=False)
+    support: NDArrayBool = field(init=False)
+    edge: NDArrayBool = field(init=False)
+
+    def __post_init__(self) -> None:
+        z2 = (self.n, 2)
+        self.theta, self.omega, self.alpha, self.cop = (np.zeros(z2) for _ in range(4))
+        self.phi, self.phi_rate, self.phi_acc = (np.zeros(z2) for _ in range(3))
+        self.vertical = np.zeros(self.n)
+        self.board_spike = np.zeros((self.n, 3))
+        self.stance_ml = np.zeros(self.n)
+        self.support = np.zeros(self.n, dtype=bool)
+        self.edge = np.zeros(self.n, dtype=bool)
+
+    def store(self, i0: int, r: StanceResult) -> None:
+        sl = slice(i0, i0 + r.theta.shape[0])
+        self.theta[sl], self.omega[sl], self.alpha[sl], self.cop[sl] = (
+            r.theta,
+            r.omega,
+            r.alpha,
+            r.cop,
+        )
+        self.phi[sl], self.phi_rate[sl], self.phi_acc[sl] = r.phi, r.phi_rate, r.phi_acc
+        self.support[sl], self.edge[sl] = r.support, r.edge
+
+
+def unit_noise(rng: np.random.Generator, n: int, fs: float, athlete: AthleteParams) -> FloatArray:
+    """(n, 2) low-pass filtered white noise of unit RMS (Butterworth, athlete's cut-off)."""
+    b, a = signal.butter(athlete.noise_filter_order, athlete.noise_cutoff_hz, fs=fs)
+    warm = round(10 * fs / athlete.noise_cutoff_hz)
+    impulse = np.zeros(warm)
+    impulse[0] = 1.0
+    gain = math.sqrt(float(np.sum(signal.lfilter(b, a, impulse) ** 2)))
+    x = rng.standard_normal((n + warm, 2)) / gain
+    return np.asarray(signal.lfilter(b, a, x, axis=0)[warm:], dtype=np.float64)
+
+
+def rest_condition(athlete: AthleteParams) -> Condition:
+    """Quiet bipedal stance between trials."""
+    return condition_for(athlete, TrialType.DOUBLE_LEG_HOLD, Side.BOTH, Surface.FIRM, Vision.OPEN)
+
+
+class _Simulator:
+    """One run of simulate_session (keeps the shared state of the helpers together)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        athlete: AthleteParams,
+        board: BoardParams,
+        foam: FoamParams,
+        seed: int,
+        fs: float,
+        lowback_height_ratio: float,
+    ) -> None:
+        self.sc, self.ath, self.board, self.foam, self.fs = scenario, athlete, board, foam, fs
+        self.seed = seed
+        body_ss, event_ss, sensor_ss = np.random.SeedSequence(seed).spawn(3)
+        self.sensor_ss = sensor_ss
+        self.erng = np.random.default_rng(event_ss)
+        self.n = round(scenario.duration_s * fs)
+        self.noise = unit_noise(np.random.default_rng(body_ss), self.n, fs, athlete)
+        self.k = _Kinematics(self.n)
+        self.state = StanceState()
+        self.h_lowback = lowback_height_ratio * athlete.height_m
+        self.trials: list[TrialTruth] = []
+
+    def idx(self, t_s: float) -> int:
+        return min(self.n, max(0, round(t_s * self.fs)))
+
+    def durations(self) -> list[float]:
+        a = self.ath
+        draws: list[float] = self.erng.uniform(a.touchdown_min_s, a.touchdown_max_s, 20).tolist()
+        return draws
+
+    def run_segment(
+        self,
+        i0: int,
+        i1: int,
+        cond: Condition,
+        *,
+        on_board: bool = False,
+        foam: bool = False,
+        forced: NDArrayBool | None = None,
+        extra_torque: FloatArray | None = None,
+        durations: list[float] | None = None,
+        noise_on: bool = True,
+    ) -> StanceResult:
+        n = i1 - i0
+        scale = np.array([cond.ap.noise_rms_nm, cond.ml.noise_rms_nm])
+        torque = self.noise[i0:i1] * scale if noise_on else np.zeros((n, 2))
+        if extra_torque is not None:
+            torque = torque + extra_torque
+        support = Support.for_condition(self.ath, cond.single_leg)
+        return simulate_stance(
+            self.ath,
+            condition=cond,
+            support=support,
+            noise_nm=torque,
+            fs=self.fs,
+            state=self.state,
+            forced_support=forced if forced is not None else np.zeros(n, dtype=bool),
+            touchdown_durations_s=durations if durations is not None else self.durations(),
+            board=self.board if on_board else None,
+            foam=self.foam if foam else None,
+        )
+
+    def rest(self, i0: int, i1: int, release_board: bool) -> None:
+        if i1 <= i0:
+            return
+        self.state.psi = [0.0, 0.0]
+        self.k.store(i0, self.run_segment(i0, i1, rest_condition(self.ath)))
+        if release_board:
+            m = min(i1 - i0, max(2, round(BOARD_RELEASE_S * self.fs)))
+            ramp = 0.5 * (1 + np.cos(np.pi * np.arange(m) / m))
+            phi0 = np.array(self.state.phi)
+            self.k.phi[i0 : i0 + m] = ramp[:, None] * phi0
+            self.k.phi_rate[i0 : i0 + m] = np.gradient(self.k.phi[i0 : i0 + m], 1 / self.fs, axis=0)
+            self.state.phi, self.state.phi_rate = [0.0, 0.0], [0.0, 0.0]
+
+    def hold(self, spec: TrialSpec, i0: int, i1: int, cond: Condition) -> None:
+        n = i1 - i0
+        forced = np.zeros(n, dtype=bool)
+        for t in spec.touchdowns_s:
+            dur = float(self.erng.uniform(self.ath.touchdown_min_s, self.ath.touchdown_max_s))
+            forced[self.idx(t) : self.idx(t + dur)] = True
+        extra = np.zeros((n, 2))
+        mgh = self.ath.gravity_stiffness
+        for t in spec.lapses_s:
+            j = self.idx(t)
+            pulse = half_sine(max(2, round(self.ath.lapse_duration_s * self.fs)))
+            sign = 1.0 if self.erng.random() < 0.5 else -1.0
+            seg = pulse[: n - j] * sign * self.ath.lapse_torque_ratio * mgh
+            extra[j : j + seg.size, 1] += seg
+        on_board = spec.surface is Surface.WOBBLE_BOARD
+        if on_board:
+            self.state.phi, self.state.phi_rate = [0.0, 0.0], [0.0, 0.0]
+        r = self.run_segment(
+            i0, i1, cond, on_board=on_board, foam=cond.foam, forced=forced, extra_torque=extra
+        )
+        self.k.store(i0, r)
+        self.state.psi = [0.0, 0.0]
+
+    def landing(self, spec: TrialSpec, i0: int, i1: int, cond: Condition) -> Landing:
+        kind = "step_down" if spec.trial_type is TrialType.STEP_DOWN else "hop"
+        prof = landing_profile(
+            kind, spec.landing_height_m, self.fs, float(self.erng.uniform(0.9, 1.1))
+        )
+        i_move = i0 + self.idx(spec.pre_s)
+        i_imp = min(i_move + prof.impact_index, i1 - 1)
+        seg = prof.acc_ms2[: i1 - i_move]
+        self.k.vertical[i_move : i_move + seg.size] += seg
+        self.k.store(i0, self.run_segment(i0, i_imp, rest_condition(self.ath)))
+        a = self.ath
+        weak = a.weak_side_landing_factor if spec.side is a.weaker_side else 1.0
+        signs = np.where(self.erng.random(4) < 0.5, -1.0, 1.0)
+        sway_max = np.array([a.landing_sway_ap_rad, a.landing_sway_ml_rad])
+        tilt = signs[:2] * self.erng.uniform(0.5, 1.0, 2) * sway_max * weak
+        rate = signs[2:] * self.erng.uniform(0.0, 1.0, 2) * a.landing_rate_rad_s * weak
+        durations = self.durations()
+        start = replace(
+            self.state,
+            theta=tilt.tolist(),
+            omega=rate.tolist(),
+            integral=[0.0, 0.0],
+            psi=[0.0, 0.0],
+        )
+        self.state = replace(start)
+        noisy = self.run_segment(i_imp, i1, cond, durations=list(durations))
+        after = self.state
+        self.state = replace(start)
+        quiet = self.run_segment(i_imp, i1, cond, durations=list(durations), noise_on=False)
+        self.state = after
+        self.k.stance_ml[i0:i_imp] = 0.0
+        self.k.store(i_imp, noisy)
+        vert = self.k.vertical[i_imp:i1]
+        acc_noisy = self.body_specific_force(noisy.theta, noisy.omega, noisy.alpha, vert)
+        acc_clean = self.body_specific_force(quiet.theta, quiet.omega, quiet.alpha, vert)
+        band_acc = _rms_norm(acc_noisy[:, :2] - acc_clean[:, :2])
+        band_cop = _rms_norm(noisy.cop - quiet.cop)
+        return Landing(
+            impact_s=i_imp / self.fs,
+            touchdown_speed_m_s=prof.touchdown_speed_m_s,
+            peak_g=prof.peak_g,
+            initial_tilt_rad=(float(tilt[0]), float(tilt[1])),
+            initial_rate_rad_s=(float(rate[0]), float(rate[1])),
+            settling_time_s=compute_settling_time(acc_clean[:, :2], self.fs, band_acc),
+            settling_time_cop_s=compute_settling_time(quiet.cop, self.fs, band_cop),
+            band_acc_ms2=band_acc,
+            band_cop_m=band_cop,
+            fs_hz=self.fs,
+            noiseless_acc_ms2=acc_clean[:, :2],
+            noiseless_cop_m=quiet.cop,
+        )
+
+    def body_specific_force(
+        self, theta: FloatArray, omega: FloatArray, alpha: FloatArray, vertical: FloatArray
+    ) -> FloatArray:
+        """Segment-frame specific force (m/s^2) at the lower-back height."""
+        f, _ = segment_signals(
+            self.h_lowback, theta=theta, omega=omega, alpha=alpha, vertical=vertical
+        )
+        return f
+
+    def run(self) -> None:
+        sc = self.sc
+        t = sc.lead_in_s
+        self.rest(0, self.idx(t), release_board=False)
+        prev_board = False
+        for spec in sc.trials:
+            i0, i1 = self.idx(t), self.idx(t + spec.duration_s)
+            cond = condition_for(self.ath, spec.trial_type, spec.side, spec.surface, spec.vision)
+            self.k.stance_ml[i0:i1] = _stance_offset(spec.side)
+            landing = None
+            if spec.is_landing:
+                if spec.surface is Surface.WOBBLE_BOARD:
+                    raise SimulationError("landings on the wobble board are not simulated")
+                landing = self.landing(spec, i0, i1, cond)
+            else:
+                self.hold(spec, i0, i1, cond)
+            self.trials.append(self.trial_truth(spec, i0, i1, cond, landing))
+            prev_board = spec.surface is Surface.WOBBLE_BOARD
+            t += spec.duration_s + spec.rest_after_s
+            end = self.idx(t) if spec is not sc.trials[-1] else self.n
+            self.rest(i1, end, release_board=prev_board)
+
+    def trial_truth(
+        self, spec: TrialSpec, i0: int, i1: int, cond: Condition, landing: Landing | None
+    ) -> TrialTruth:
+        fs = self.fs
+        tds = []
+        forced_starts = {self.idx(t) + i0 for t in spec.touchdowns_s}
+        for s, e in _runs(self.k.support[i0:i1]):
+            kind = "scripted" if s + i0 in forced_starts else "emergent"
+            tds.append(TouchdownTruth((i0 + s) / fs, (i0 + e) / fs, kind))
+            bump = touchdown_bump(fs)[: i1 - (i0 + s)]
+            self.k.vertical[i0 + s : i0 + s + bump.size] += bump
+        edges = []
+        for s, e in _runs(self.k.edge[i0:i1]):
+            rate = float(np.linalg.norm(self.k.phi_rate[i0 + s - 1])) if s > 0 else 0.0
+            b = self.board
+            peak = b.impact_gain_per_s * rate * b.edge_radius_m
+            spike = edge_impact_spike(fs, peak, b.impact_ring_hz, b.impact_decay_s)
+            spike = spike[: self.n - (i0 + s)]
+            u = self.k.phi[i0 + s] / max(1e-12, float(np.linalg.norm(self.k.phi[i0 + s])))
+            direction = np.array([0.3 * u[0], 0.3 * u[1], 1.0])
+            self.k.board_spike[i0 + s : i0 + s + spike.size] += spike[:, None] * direction
+            edges.append(EdgeContact((i0 + s) / fs, (i0 + e) / fs, rate, peak))
+        outcome = Outcome.TOUCHDOWN if tds or edges else Outcome.COMPLETED
+        trial = Trial(
+            i0 / fs,
+            spec.duration_s,
+            spec.trial_type,
+            spec.side,
+            spec.surface,
+            spec.vision,
+            outcome,
+        )
+        return TrialTruth(trial, cond, tuple(tds), tuple(edges), spec.lapses_s, landing)
+
+
+def _stance_offset(side: Side) -> float:
+    """ML position of the stance ankle from the mid-point between the feet (m, left +)."""
+    return {Side.LEFT: STANCE_HALF_WIDTH_M, Side.RIGHT: -STANCE_HALF_WIDTH_M}.get(side, 0.0)
+
+
+def _rms_norm(x: FloatArray) -> float:
+    return float(np.sqrt(np.mean(np.sum(x**2, axis=1)))) if x.size else 0.0
+
+
+def _runs(mask: np.ndarray[tuple[int, ...], np.dtype[np.bool_]]) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the True runs of a 1-D mask (end exclusive)."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def segment_signals(
+    height_m: float,
+    *,
+    theta: FloatArray,
+    omega: FloatArray,
+    alpha: FloatArray,
+    vertical: FloatArray,
+    translation: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Specific force (m/s^2) and angular velocity (rad/s) in the segment frame, (n, 3) each.
+
+    The segment's orientation is R = Ry(theta_AP) Rx(-theta_ML) (AP forward and ML to the left
+    positive); the point sits `height_m` along its z axis above the pivot; `vertical` (n,) is
+    an added world vertical acceleration, `translation` (n, 2) an added horizontal one.
+    """
+    a, b = theta[:, 0], theta[:, 1]
+    ad, bd = omega[:, 0], omega[:, 1]
+    add, bdd = alpha[:, 0], alpha[:, 1]
+    sa, ca, sb, cb = np.sin(a), np.cos(a), np.sin(b), np.cos(b)
+    w2 = ad**2 + bd**2
+    h = height_m
+    ax = h * (cb * ca * add - sb * sa * bdd - cb * sa * w2 - 2 * sb * ca * ad * bd)
+    ay = h * (cb * bdd - sb * bd**2)
+    az = -h * (ca * cb * w2 - 2 * sa * sb * ad * bd + sa * cb * add + ca * sb * bdd)
+    if translation is not None:
+        ax = ax + translation[:, 0]
+        ay = ay + translation[:, 1]
+    fz = az + vertical + G
+    f = np.column_stack(
+        [
+            ca * ax - sa * fz,
+            -sa * sb * ax + cb * ay - ca * sb * fz,
+            sa * cb * ax + sb * ay + ca * cb * fz,
+        ]
+    )
+    w = np.column_stack([-bd, ad * cb, ad * sb])
+    return f, w
+
+
+def _interp(t: FloatArray, fs: float, x: FloatArray) -> FloatArray:
+    """Linear interpolation of rows of x (sampled at k / fs) at times t (s)."""
+    grid = np.arange(x.shape[0]) / fs
+    return np.column_stack([np.interp(t, grid, x[:, j]) for j in range(x.shape[1])])
+
+
+def _matrix3(m: FloatArray) -> Matrix3:
+    r = [tuple(float(v) for v in row) for row in m]
+    return ((r[0][0], r[0][1], r[0][2]), (r[1][0], r[1][1], r[1][2]), (r[2][0], r[2][1], r[2][2]))
+
+
+def _sample_imu(
+    sim: _Simulator, spec: ImuSpec, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray, tuple[Matrix3, int], SensorTruth]:
+    k, fs = sim.k, sim.fs
+    errors = draw_imu_errors(spec, rng)
+    stored, true = imu_times(spec, errors, sim.n / fs, rng)
+    if spec.tracked_point == "board":
+        b = sim.board
+        roll = b.rocker_radius_m * k.phi_acc
+        f, w = segment_signals(
+            b.sensor_height_m - b.rocker_radius_m,
+            theta=k.phi,
+            omega=k.phi_rate,
+            alpha=k.phi_acc,
+            vertical=np.zeros(sim.n),
+            translation=roll,
+        )
+        f = f + k.board_spike
+        tilt = k.phi
+    else:
+        h = spec.height_ratio * sim.ath.height_m
+        f, w = segment_signals(h, theta=k.theta, omega=k.omega, alpha=k.alpha, vertical=k.vertical)
+        tilt = k.theta
+    out = apply_imu_errors(spec, errors, _interp(true, fs, f), _interp(true, fs, w), rng)
+    lost_runs = tuple((s, e - s) for s, e in _runs(out.lost))
+    mounting = errors.mounting if spec.mounting_known else np.asarray(spec.nominal_mounting)
+    truth = SensorTruth(
+        tracksys=spec.tracksys,
+        tracked_point=spec.tracked_point,
+        fs_hz=spec.fs_hz,
+        true_time_s=true,
+        clean=out.clean,
+        true_tilt_rad=_interp(true, fs, tilt),
+        lost_runs=lost_runs,
+        lost_samples=int(out.lost.sum()),
+        saturated_samples=int(np.any(out.saturated, axis=1).sum()),
+        imu_errors=errors,
+        acc_bias_trace=out.acc_bias_trace,
+        gyro_bias_trace=out.gyro_bias_trace,
+        jitter_sd_s=spec.jitter_sd_s,
+    )
+    return stored, out.values, (_matrix3(mounting), int(out.lost.sum())), truth
+
+
+def _sample_cop(
+    sim: _Simulator, spec: CopSpec, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray, SensorTruth]:
+    k, fs = sim.k, sim.fs
+    n = math.floor(sim.n / fs * spec.fs_hz)
+    t = np.arange(n) / spec.fs_hz
+    ml = k.cop[:, 1] + k.stance_ml
+    clean = _interp(t, fs, np.column_stack([ml, k.cop[:, 0]]))
+    offset = rng.uniform(-1, 1, 2) * spec.offset_max_m
+    values = clean + offset + rng.standard_normal((n, 2)) * spec.noise_sd_m
+    truth = SensorTruth(
+        tracksys=spec.tracksys,
+        tracked_point="cop",
+        fs_hz=spec.fs_hz,
+        true_time_s=t,
+        clean=clean,
+        true_tilt_rad=np.zeros((n, 2)),
+        lost_runs=(),
+        lost_samples=0,
+        saturated_samples=0,
+        cop_offset_m=(float(offset[0]), float(offset[1])),
+        cop_noise_sd_m=spec.noise_sd_m,
+    )
+    return t, values, truth
+
+
+def simulate_session(
+    scenario: Scenario | str,
+    athlete: AthleteParams | None = None,
+    sensors: Sequence[SensorSpec] | None = None,
+    seed: int = 0,
+    *,
+    board: BoardParams | None = None,
+    foam: FoamParams | None = None,
+    internal_fs_hz: float = 1000.0,
+    athlete_label: str = "sim01",
+    start_utc: datetime | None = None,
+) -> tuple[Session, Truth]:
+    """Simulate one session: one Recording per sensor (SI units) and the Truth. Seeded.
+
+    `scenario` is a Scenario or a built-in name (see list_scenarios); `sensors` default to the
+    scenario's. The same arguments always give the same session, bit for bit.
+    """
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    ath = athlete or AthleteParams()
+    specs = tuple(sensors) if sensors is not None else sc.sensors
+    if not specs:
+        raise SimulationError("simulate_session needs at least one sensor")
+    if not internal_fs_hz >= 200 or internal_fs_hz % TRUTH_FS_HZ:
+        raise SimulationError(
+            f"internal_fs_hz must be a multiple of {TRUTH_FS_HZ:g} Hz, got {internal_fs_hz}"
+        )
+    lowback = next(
+        (s.height_ratio for s in specs if isinstance(s, ImuSpec) and s.tracked_point == "lowback"),
+        ImuSpec("x", "lowback").height_ratio,
+    )
+    sim = _Simulator(
+        sc,
+        athlete=ath,
+        board=board or BoardParams(),
+        foam=foam or FoamParams(),
+        seed=seed,
+        fs=internal_fs_hz,
+        lowback_height_ratio=lowback,
+    )
+    sim.run()
+    trials = tuple(t.trial for t in sim.trials)
+    start = start_utc or datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
+    recordings, sensor_truths = [], []
+    for spec, ss in zip(specs, sim.sensor_ss.spawn(len(specs)), strict=True):
+        rng = np.random.default_rng(ss)
+        if isinstance(spec, ImuSpec):
+            t, values, (mount, lost), truth = _sample_imu(sim, spec, rng)
+            channels = imu_channels(spec.tracked_point, gyro=spec.gyro)
+            s2s = {spec.tracked_point: mount}
+        else:
+            t, values, truth = _sample_cop(sim, spec, rng)
+            channels, s2s, lost = cop_channels(), {}, 0
+        recordings.append(
+            Recording(
+                time_s=t,
+                values=values,
+                channels=channels,
+                nominal_fs_hz=spec.fs_hz,
+                tracksys=spec.tracksys,
+                athlete=athlete_label,
+                start_utc=start,
+                task=sc.task,
+                trials=trials,
+                device=_DeviceInfo(manufacturer=spec.manufacturer, model=spec.model),
+                sensor_to_segment=s2s,
+                lost_samples=lost,
+            )
+        )
+        sensor_truths.append(truth)
+    step = round(internal_fs_hz / TRUTH_FS_HZ)
+    k = sim.k
+    series = BodySeries(
+        fs_hz=TRUTH_FS_HZ,
+        theta=k.theta[::step].copy(),
+        com=ath.com_height_m * np.sin(k.theta[::step]),
+        cop=k.cop[::step].copy(),
+        board=k.phi[::step].copy(),
+        support=k.support[::step].copy(),
+        edge=k.edge[::step].copy(),
+    )
+    sides = {str(s): ath.side_factor(s) for s in (Side.LEFT, Side.RIGHT)}
+    truth_all = Truth(
+        seed=seed,
+        scenario=sc.name,
+        athlete=ath,
+        board=sim.board,
+        internal_fs_hz=internal_fs_hz,
+        trials=tuple(sim.trials),
+        sensors=tuple(sensor_truths),
+        series=series,
+        side_factors=sides,
+    )
+    return Session(tuple(recordings)), truth_all
+
+
+def iter_batches(recording: Recording, batch_s: float) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Yield (time_s, values) of consecutive batches of `batch_s` seconds of a recording.
+
+    For a live source: simulate once, then stream the rows at real time; the rows do not depend
+    on the batch size.
+    """
+    if not batch_s > 0:
+        raise SimulationError(f"batch_s must be > 0, got {batch_s}")
+    t = recording.time_s
+    edges = np.searchsorted(t, np.arange(0.0, t[-1] + batch_s, batch_s) if t.size else [])
+    bounds = [*edges.tolist(), t.size]
+    for lo, hi in itertools.pairwise(bounds):
+        if hi > lo:
+            yield t[lo:hi], recording.values[lo:hi]
