@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from balancelab import __version__
+from balancelab.engine.examples import build_example_dataset
 from balancelab.engine.jobs import import_to_dataset, open_or_create, simulate_to_dataset
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
@@ -42,7 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     _add_simulate(commands)
     _add_import(commands)
+    _add_examples(commands)
     return parser
+
+
+def _add_examples(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "examples",
+        help="write the example dataset (a simulated athlete over six weeks)",
+        description=(
+            "Write the example dataset into an empty folder: a simulated athlete tested every two"
+            " weeks. With --force-plate-data, also the real force-plate trials found there."
+        ),
+    )
+    parser.add_argument("out", type=Path, help="an empty or new folder")
+    parser.add_argument(
+        "--force-plate-data",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder holding bds/ and pds/ force-plate text files to import",
+    )
+    parser.set_defaults(handler=_run_examples)
+
+
+def _run_examples(args: argparse.Namespace) -> int:
+    for session_dir in build_example_dataset(args.out.expanduser(), args.force_plate_data):
+        print(f"wrote {session_dir}")
+    return 0
 
 
 def _add_data_option(parser: argparse.ArgumentParser, flag: str = "--data") -> None:

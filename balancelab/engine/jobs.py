@@ -75,14 +75,29 @@ def simulate_to_dataset(
     start = start_utc or datetime.now(UTC).replace(microsecond=0)
     session, truth = simulate_session(scenario, seed=seed, athlete_label=athlete, start_utc=start)
     session_dir = write_session(dataset_root, session, participant=Participant(athlete))
-    truth_dir = Path(dataset_root) / TRUTH_FOLDER / f"sub-{athlete}" / f"ses-{session.session}"
+    truth_json = write_truth(dataset_root, session, truth)
+    return SimulationResult(session_dir, truth_json, session, truth)
+
+
+def write_truth(
+    dataset_root: Path, session: Session, truth: Truth, *, series_fs_hz: float = 10.0
+) -> Path:
+    """Write a simulated session's ground truth under `derivatives/simulation/`; returns the file.
+
+    The truth is derived data, so BIDS keeps it out of the raw folders. Series are decimated to
+    about `series_fs_hz` (Hz).
+    """
+    label = f"sub-{session.athlete}_ses-{session.session}"
+    truth_dir = (
+        Path(dataset_root) / TRUTH_FOLDER / f"sub-{session.athlete}" / f"ses-{session.session}"
+    )
     try:
         truth_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot create {truth_dir}: {exc.strerror or exc}") from exc
-    truth_json = truth_dir / f"sub-{athlete}_ses-{session.session}_truth.json"
-    write_json_atomic(truth_json, truth.to_json_dict())
-    return SimulationResult(session_dir, truth_json, session, truth)
+    truth_json = truth_dir / f"{label}_truth.json"
+    write_json_atomic(truth_json, truth.to_json_dict(series_fs_hz=series_fs_hz))
+    return truth_json
 
 
 def import_to_dataset(
