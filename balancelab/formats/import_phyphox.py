@@ -198,10 +198,17 @@ def _stream(raw: RawTable, axes: dict[str, int], time: int, kind: str) -> ImuStr
         )
     names = (raw.header[time], *(raw.header[axes[a]] for a in "xyz"))
     table = to_numeric(raw, names)
-    time_s = table.column(names[0])
+    columns = np.column_stack([table.column(n) for n in names])
+    kept = _without_padding(columns)
+    time_s = np.ascontiguousarray(kept[:, 0])
     check_times(time_s, table, names[0])
-    xyz = np.column_stack([table.column(n) for n in names[1:]])
-    return ImuStream(time_s, xyz, raw.where)
+    return ImuStream(time_s, np.ascontiguousarray(kept[:, 1:]), raw.where)
+
+
+def _without_padding(columns: FloatArray) -> FloatArray:
+    """Drop the trailing all-NaN rows phyphox adds when a table's buffers differ in length."""
+    filled = np.flatnonzero(~np.all(np.isnan(columns), axis=1))
+    return columns[: filled[-1] + 1] if filled.size else columns
 
 
 def _pick_streams(

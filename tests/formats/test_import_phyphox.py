@@ -190,3 +190,13 @@ def test_zip_without_sensor_tables_is_refused(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "e.zip", meta_files(",", "."))
     with pytest.raises(FormatError, match="no phyphox accelerometer"):
         import_phyphox(path)
+
+
+def test_trailing_nan_padding_of_a_shorter_table_is_dropped(tmp_path: Path) -> None:
+    """phyphox pads a table's shorter buffers with NaN rows at the end; they are not samples."""
+    files = phyphox_files(gyro=False)
+    lines = files["Accelerometer.csv"].splitlines()
+    files["Accelerometer.csv"] = "\n".join([*lines, "NaN,NaN,NaN,NaN", "NaN,NaN,NaN,NaN"]) + "\n"
+    rec = import_phyphox(write_zip(tmp_path / "padded.zip", files))
+    assert rec.values.shape == (1200, 3)
+    assert np.all(np.isfinite(rec.values))
