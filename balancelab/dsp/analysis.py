@@ -1,0 +1,500 @@
+"""The one analysis entry: a recording (or session) in, per-trial metrics and a summary out.
+
+Per tracked point the 2-D trace (AP, ML) is built as science/METRICS.md says: resampled to a
+uniform `fs_hz` grid without bridging gaps > `max_gap_s`; COP in mm (mean removed per window),
+board tilt in deg (orientation.estimate_tilt), body horizontal acceleration in m/s^2 (static
+tilt correction from a quiet window, linear detrend for holds); zero-lag 4th-order low-pass at
+10 Hz (COP, board) or 3.5 Hz (body). Holds: from onset + 2 s to the end (≤ 30 s). Landings:
+from the detected impact, ≤ 10 s: tts, peak_acc and dpsi. A trial with a gap, saturation or too
+short a window is reported with its flags and `valid` False; its metrics keep their own flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from balancelab.dsp import board, events, orientation, stabilization, sway, symmetry
+from balancelab.dsp.preprocess import (
+    detrend_linear,
+    gravity_alignment,
+    horizontal_acceleration,
+    lowpass,
+    resample_uniform,
+)
+from balancelab.dsp.quality import (
+    QualityCode,
+    QualityFlag,
+    detect_saturation,
+    make_flag,
+)
+from balancelab.dsp.results import Metric, SettingValue
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import FloatArray, Outcome, Recording, Session
+
+ANALYSIS_VERSION = "1"
+INVALIDATING = (QualityCode.GAP, QualityCode.SATURATION, QualityCode.TOO_SHORT)
+STILL_MAX_SD = {"cop": 5.0, "board": 3.0, "lowback": 0.3, "sternum": 0.3}
+QUIET_S = 1.0  # quiet window at a landing trial's start used for the static tilt correction
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Every parameter of the analysis (recorded with each trial's result)."""
+
+    fs_hz: float = 100.0
+    max_gap_s: float = 0.1
+    filter_order: int = 4
+    cop_cutoff_hz: float = 10.0
+    board_cutoff_hz: float = 10.0
+    body_cutoff_hz: float = 3.5
+    hold_skip_s: float = 2.0
+    hold_max_s: float = 30.0
+    landing_max_s: float = 10.0
+    min_window_s: float = 5.0
+    tts_method: stabilization.TtsMethod = "moving_rms"
+    tts_window_s: float = 0.5
+    tts_k_sd: float = 3.0
+    tilt_method: str = "mahony"
+    board_max_tilt_deg: float = 15.0
+    acc_range_ms2: float | None = None
+    typical_cv_pct: Mapping[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict[str, SettingValue]:
+        """The settings as stored with a result."""
+        out: dict[str, SettingValue] = {"version": ANALYSIS_VERSION}
+        out.update({k: v for k, v in asdict(self).items() if k != "typical_cv_pct"})
+        return out
+
+
+@dataclass(frozen=True)
+class TrialAnalysis:
+    """One analysed trial: the events.tsv row, validity, flags, touch-downs and metrics."""
+
+    onset_s: float
+    duration_s: float
+    trial_type: str
+    side: str
+    surface: str
+    vision: str
+    outcome: str
+    valid: bool
+    quality: tuple[QualityFlag, ...]
+    touchdowns_s: tuple[float, ...]
+    settings: Mapping[str, SettingValue]
+    metrics: Mapping[str, Metric]
+
+    def to_dict(self) -> dict[str, object]:
+        """The trial's JSON (science/METRICS.md)."""
+        out: dict[str, object] = {
+            k: getattr(self, k)
+            for k in ("onset_s", "duration_s", "trial_type", "side", "surface", "vision")
+        }
+        out.update(outcome=self.outcome, valid=self.valid)
+        out["quality"] = [f.to_dict() for f in self.quality]
+        out["touchdowns_s"] = list(self.touchdowns_s)
+        out["settings"] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in self.settings.items()
+        }
+        out["metrics"] = {k: _metric_json(m) for k, m in self.metrics.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class RecordingAnalysis:
+    """All trials of one recording and the per-condition summary."""
+
+    tracksys: str
+    tracked_point: str
+    trials: tuple[TrialAnalysis, ...]
+    summary: Mapping[str, symmetry.ConditionSummary]
+
+    def to_json_dict(self) -> dict[str, object]:
+        """Exactly `{"trials": [...], "summary": {...}}` of science/METRICS.md."""
+        return {
+            "trials": [t.to_dict() for t in self.trials],
+            "summary": {k: s.to_dict() for k, s in self.summary.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SessionAnalysis:
+    """One RecordingAnalysis per sensor of a session."""
+
+    recordings: tuple[RecordingAnalysis, ...]
+
+    def to_json_dict(self) -> dict[str, object]:
+        """`{"trials": [...], "summary": {tracksys: {...}}}`; trials carry their tracksys."""
+        trials = [
+            {"tracksys": r.tracksys, "tracked_point": r.tracked_point, **t.to_dict()}
+            for r in self.recordings
+            for t in r.trials
+        ]
+        summary = {r.tracksys: r.to_json_dict()["summary"] for r in self.recordings}
+        return {"trials": trials, "summary": summary}
+
+
+def _metric_json(metric: Metric) -> dict[str, object]:
+    out: dict[str, object] = {"value": metric.value, "unit": metric.unit, "method": metric.method}
+    if metric.quality:
+        out["quality"] = [f.to_dict() for f in metric.quality]
+    if metric.details:
+        out["details"] = dict(metric.details)
+    return out
+
+
+# ---------------------------------------------------------------- signals
+
+
+@dataclass(frozen=True)
+class _Signals:
+    """A recording on the uniform grid: trace (n, 2) AP/ML, raw acc (n, 3) or None."""
+
+    point: str
+    unit: str
+    time_s: FloatArray
+    trace: FloatArray
+    acc: FloatArray | None
+    acc_raw_fs: float
+
+
+def _tracked_point(recording: Recording) -> str:
+    points = {c.tracked_point for c in recording.channels}
+    if len(points) != 1:
+        raise InvalidArgumentError(
+            f"a recording must hold one tracked point to analyse, got {sorted(points)}"
+        )
+    return points.pop()
+
+
+def _columns(recording: Recording, names: tuple[str, ...]) -> FloatArray:
+    return np.column_stack([recording.channel(n) for n in names])
+
+
+def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
+    point = _tracked_point(recording)
+    if point == "cop":
+        raw = 1000.0 * _columns(recording, ("cop_pos_y", "cop_pos_x"))  # AP = y, ML = x (mm)
+        grid = resample_uniform(recording.time_s, raw, s.fs_hz, s.max_gap_s)
+        trace = lowpass(grid.values, s.fs_hz, s.cop_cutoff_hz, s.filter_order)
+        return _Signals(point, "mm", grid.time_s, trace, None, recording.nominal_fs_hz)
+    acc_names = tuple(f"{point}_acc_{a}" for a in "xyz")
+    gyr_names = tuple(f"{point}_gyr_{a}" for a in "xyz")
+    has_gyr = all(recording.has_channel(n) for n in gyr_names)
+    raw = _columns(recording, acc_names + (gyr_names if has_gyr else ()))
+    grid = resample_uniform(recording.time_s, raw, s.fs_hz, s.max_gap_s)
+    matrix = np.asarray(recording.sensor_to_segment.get(point, np.eye(3)), dtype=np.float64)
+    acc = grid.values[:, :3] @ matrix.T
+    if point == "board":
+        method = s.tilt_method if has_gyr else "accelerometer"
+        gyr = grid.values[:, 3:6] if has_gyr else np.zeros_like(acc)
+        tilt = orientation.estimate_tilt(
+            grid.values[:, :3], gyr, s.fs_hz, sensor_to_segment=matrix, method=method
+        )
+        trace = np.column_stack([tilt.pitch_deg, tilt.roll_deg])
+        trace = lowpass(trace, s.fs_hz, s.board_cutoff_hz, s.filter_order)
+        return _Signals(point, "deg", grid.time_s, trace, acc, recording.nominal_fs_hz)
+    return _Signals(point, "m/s^2", grid.time_s, acc, acc, recording.nominal_fs_hz)
+
+
+def _body_trace(acc: FloatArray, quiet: FloatArray, s: AnalysisSettings) -> FloatArray:
+    """Horizontal (AP, ML) acceleration, gravity aligned from `quiet`, low-passed (m/s^2)."""
+    finite = quiet[np.all(np.isfinite(quiet), axis=1)]
+    if finite.shape[0] < 2:
+        return np.full((acc.shape[0], 2), np.nan)
+    ap, ml = horizontal_acceleration(acc, gravity_alignment(finite))
+    return lowpass(np.column_stack([ap, ml]), s.fs_hz, s.body_cutoff_hz, s.filter_order)
+
+
+def _rows(time_s: FloatArray, start_s: float, stop_s: float) -> slice:
+    lo, hi = np.searchsorted(time_s, [start_s - 1e-9, stop_s - 1e-9])
+    return slice(int(lo), int(max(lo, hi)))
+
+
+# ---------------------------------------------------------------- per-trial flags
+
+
+def _window_flags(
+    sig: _Signals, rows: slice, recording: Recording, span: tuple[float, float], s: AnalysisSettings
+) -> tuple[QualityFlag, ...]:
+    flags: list[QualityFlag] = []
+    piece = sig.trace[rows]
+    if piece.size and not np.all(np.isfinite(piece)):
+        lost = int(np.count_nonzero(~np.all(np.isfinite(piece), axis=1)))
+        flags.append(make_flag(QualityCode.GAP, f"{lost} of {piece.shape[0]} samples missing"))
+    if sig.acc is not None:
+        raw = recording.values[_rows(recording.time_s, *span), :3]
+        flag = _saturation(raw, s.acc_range_ms2)
+        if flag is not None:
+            flags.append(flag)
+    return tuple(flags)
+
+
+def _saturation(raw: FloatArray, acc_range_ms2: float | None) -> QualityFlag | None:
+    """Samples at the accelerometer's range, or ≥ 3 repeats of a column's extreme above 2 g."""
+    if raw.size == 0:
+        return None
+    if acc_range_ms2 is not None:
+        return detect_saturation(raw, acc_range_ms2, margin=0.005 * acc_range_ms2)
+    with np.errstate(invalid="ignore"):
+        extreme = np.nanmax(np.abs(raw), axis=0) if np.any(np.isfinite(raw)) else np.zeros(3)
+        repeats = np.count_nonzero(np.abs(raw) == extreme, axis=0)
+    if np.any((repeats >= 3) & (extreme > 2 * 9.80665)):
+        return make_flag(QualityCode.SATURATION, "a column repeats its extreme value (clipped)")
+    return None
+
+
+def _trial(
+    window: events.TrialWindow,
+    flags: tuple[QualityFlag, ...],
+    touchdowns: tuple[float, ...],
+    metrics: Mapping[str, Metric],
+    settings: Mapping[str, SettingValue],
+) -> TrialAnalysis:
+    tr = window.trial
+    flags = tuple(dict.fromkeys(window.quality + flags))
+    valid = tr.outcome is not Outcome.ABORTED and not any(f.code in INVALIDATING for f in flags)
+    return TrialAnalysis(
+        tr.onset_s,
+        tr.duration_s,
+        str(tr.trial_type),
+        str(tr.side),
+        str(tr.surface),
+        str(tr.vision),
+        str(tr.outcome),
+        valid,
+        flags,
+        touchdowns,
+        dict(settings),
+        dict(metrics),
+    )
+
+
+# ---------------------------------------------------------------- holds
+
+
+def _hold_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
+    if sig.point in ("lowback", "sternum"):
+        acc = sig.trace[rows]
+        return detrend_linear(_body_trace(acc, acc, s))
+    piece = sig.trace[rows]
+    return piece - np.nanmean(piece, axis=0) if sig.point == "cop" and piece.size else piece
+
+
+def _sway_metrics(trace: FloatArray, fs: float, unit: str) -> dict[str, Metric]:
+    ap, ml = trace[:, 0], trace[:, 1]
+    out = {
+        "sway_area_95": sway.prediction_ellipse(ap, ml, unit=unit).metric(),
+        "path_length": sway.path_length(ap, ml, unit=unit),
+        "mean_velocity": sway.mean_velocity(ap, ml, fs, unit=unit),
+        "rms_ap": sway.rms_about_mean(ap, unit=unit),
+        "rms_ml": sway.rms_about_mean(ml, unit=unit),
+        "range_ap": sway.value_range(ap, unit=unit),
+        "range_ml": sway.value_range(ml, unit=unit),
+    }
+    out.update(sway.power_frequencies(ap, ml, fs).metrics())
+    return out
+
+
+def _board_metrics(tilt: FloatArray, fs: float, s: AnalysisSettings) -> dict[str, Metric]:
+    pitch, roll = tilt[:, 0], tilt[:, 1]
+    edges = board.detect_edge_contacts(pitch, roll, fs, max_tilt_deg=s.board_max_tilt_deg)
+    return {
+        "stability_index": board.stability_index(pitch, roll),
+        "ap_stability_index": board.ap_stability_index(pitch),
+        "ml_stability_index": board.ml_stability_index(roll),
+        "time_in_zone": board.time_in_zone(pitch, roll),
+        "edge_contacts": edges.metric(),
+    }
+
+
+def _touchdowns(sig: _Signals, rows: slice, trace: FloatArray) -> tuple[float, ...]:
+    if sig.point == "board":
+        return ()
+    if sig.acc is not None:
+        times = events.detect_touchdowns(sig_fs(sig), acc_ms2=sig.acc[rows])
+    else:
+        times = events.detect_touchdowns(sig_fs(sig), cop=trace)
+    start = float(sig.time_s[rows.start]) if rows.stop > rows.start else 0.0
+    return tuple(round(start + t, 4) for t in times)
+
+
+def sig_fs(sig: _Signals) -> float:
+    """The grid rate (Hz) of resampled signals."""
+    return float(1.0 / np.median(np.diff(sig.time_s))) if sig.time_s.size > 1 else 1.0
+
+
+def _analyze_hold(
+    sig: _Signals, window: events.TrialWindow, recording: Recording, s: AnalysisSettings
+) -> tuple[TrialAnalysis, FloatArray]:
+    rows = _rows(sig.time_s, window.start_s, window.stop_s)
+    flags = _window_flags(sig, rows, recording, (window.start_s, window.stop_s), s)
+    trace = _hold_trace(sig, rows, s)
+    metrics = _sway_metrics(trace, s.fs_hz, sig.unit)
+    if sig.point in ("lowback", "sternum"):
+        metrics["jerk"] = sway.jerk(trace[:, 0], trace[:, 1], s.fs_hz, unit=sig.unit)
+    if sig.point == "board":
+        metrics.update(_board_metrics(trace, s.fs_hz, s))
+    touchdowns = _touchdowns(sig, rows, trace) if trace.shape[0] > 10 else ()
+    metrics["touchdowns"] = Metric(len(touchdowns), "count", "touchdowns", {"n": trace.shape[0]})
+    if trace.shape[0] > 10 and np.all(np.isfinite(trace)):
+        still = events.detect_never_still(trace, s.fs_hz, max_sd=STILL_MAX_SD[sig.point])
+        flags += (make_flag(QualityCode.NOT_STILL_AT_START, still.message),) if still else ()
+    settings = {**s.record(), "window_start_s": window.start_s, "window_stop_s": window.stop_s}
+    return _trial(window, flags, touchdowns, metrics, settings), trace
+
+
+# ---------------------------------------------------------------- landings
+
+
+def _impact_s(
+    sig: _Signals, window: events.TrialWindow
+) -> tuple[float | None, tuple[QualityFlag, ...]]:
+    """Impact time (session clock, s): IMU impact detector, else the COP's fastest jump."""
+    rows = _rows(sig.time_s, window.start_s, window.stop_s)
+    if rows.stop - rows.start < 3:
+        return None, (make_flag(QualityCode.TOO_SHORT, "no samples in the landing trial"),)
+    start = float(sig.time_s[rows.start])
+    if sig.acc is not None:
+        impact = events.detect_landing_impact(sig.acc[rows], sig_fs(sig))
+        return (None if impact.time_s is None else start + impact.time_s), impact.quality
+    with np.errstate(invalid="ignore"):
+        speed = np.linalg.norm(np.diff(sig.trace[rows], axis=0), axis=1)
+    if not np.any(np.isfinite(speed)):
+        return None, (make_flag(QualityCode.NAN_INPUT, "no COP to find the landing in"),)
+    return start + (int(np.nanargmax(speed)) + 1) / sig_fs(sig), ()
+
+
+def _landing_trace(sig: _Signals, window: events.TrialWindow, s: AnalysisSettings) -> FloatArray:
+    """The whole trial's trace (body: tilt corrected from the trial's first QUIET_S)."""
+    rows = _rows(sig.time_s, window.trial.onset_s - 2.0, window.trial.end_s)
+    if sig.point not in ("lowback", "sternum"):
+        return sig.trace[rows]
+    quiet = sig.trace[_rows(sig.time_s, window.trial.onset_s, window.trial.onset_s + QUIET_S)]
+    return _body_trace(sig.trace[rows], quiet, s)
+
+
+def _landing_metrics(
+    sig: _Signals,
+    recording: Recording,
+    *,
+    window: events.TrialWindow,
+    impact_s: float,
+    hold: FloatArray | None,
+    s: AnalysisSettings,
+) -> dict[str, Metric]:
+    onset, fs = window.trial.onset_s, s.fs_hz
+    full = _landing_trace(sig, window, s)
+    t = sig.time_s[_rows(sig.time_s, onset - 2.0, window.trial.end_s)]
+    landing = full[_rows(t, impact_s, min(window.trial.end_s, impact_s + s.landing_max_s))]
+    pre = full[_rows(t, onset - 2.0, onset)]
+    reference, ref_flags = stabilization.choose_reference(landing, fs, hold=hold, pre_trial=pre)
+    tts = stabilization.time_to_stabilization(
+        landing,
+        fs,
+        reference,
+        unit=sig.unit,
+        method=s.tts_method,
+        window_s=s.tts_window_s,
+        k_sd=s.tts_k_sd,
+    ).with_flags(*ref_flags)
+    metrics = {"tts": tts}
+    if sig.acc is not None and sig.point != "board":
+        raw = recording.values[_rows(recording.time_s, impact_s, window.trial.end_s), :3]
+        metrics["peak_acc"] = stabilization.peak_acc(raw, recording.nominal_fs_hz)
+        quiet = sig.acc[_rows(sig.time_s, onset, onset + QUIET_S)]
+        quiet = quiet[np.all(np.isfinite(quiet), axis=1)]
+        after = sig.acc[_rows(sig.time_s, impact_s, window.trial.end_s)]
+        if quiet.shape[0] >= 2:
+            level = after @ gravity_alignment(quiet).T
+            metrics["dpsi"] = stabilization.dpsi(level, fs)
+    return metrics
+
+
+def _analyze_landing(
+    sig: _Signals,
+    window: events.TrialWindow,
+    recording: Recording,
+    *,
+    hold: FloatArray | None,
+    impact_s: float | None,
+    s: AnalysisSettings,
+) -> TrialAnalysis:
+    flags: tuple[QualityFlag, ...] = ()
+    if impact_s is None:
+        impact_s, flags = _impact_s(sig, window)
+    settings = dict(s.record())
+    if impact_s is None:
+        missing = Metric(
+            None, "s", s.tts_method, settings, flags or (make_flag(QualityCode.TOO_SHORT),)
+        )
+        return _trial(window, flags, (), {"tts": missing}, settings)
+    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    rows = _rows(sig.time_s, impact_s, stop)
+    flags += _window_flags(sig, rows, recording, (impact_s, stop), s)
+    settings.update(impact_s=round(impact_s, 4), window_start_s=impact_s, window_stop_s=stop)
+    metrics = _landing_metrics(sig, recording, window=window, impact_s=impact_s, hold=hold, s=s)
+    return _trial(window, flags, (), metrics, settings)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def analyze_recording(
+    recording: Recording,
+    *,
+    settings: AnalysisSettings | None = None,
+    impacts_s: Mapping[int, float] | None = None,
+) -> RecordingAnalysis:
+    """Analyse every trial of one recording (one tracked point) and summarise per condition.
+
+    `impacts_s` maps a trial's index to a landing impact (session clock, s) found by another
+    sensor of the session (e.g. a body IMU for a force plate); otherwise it is detected here.
+    """
+    s = settings or AnalysisSettings()
+    sig = _signals(recording, s)
+    windows = events.trial_windows(
+        recording, hold_skip_s=s.hold_skip_s, hold_max_s=s.hold_max_s, min_window_s=s.min_window_s
+    )
+    results: dict[int, TrialAnalysis] = {}
+    references: dict[str, FloatArray] = {}
+    for w in windows:
+        if w.kind == "landing":
+            continue
+        result, trace = _analyze_hold(sig, w, recording, s)
+        results[w.trial_index] = result
+        quiet = w.trial.trial_type.value == "single_leg_hold" and w.trial.surface.value == "firm"
+        if quiet and result.valid and result.side not in references:
+            references[result.side] = trace
+    for w in windows:
+        if w.kind == "landing":
+            impact = (impacts_s or {}).get(w.trial_index)
+            hold = references.get(str(w.trial.side))
+            results[w.trial_index] = _analyze_landing(
+                sig, w, recording, hold=hold, impact_s=impact, s=s
+            )
+    trials = tuple(results[i] for i in sorted(results))
+    summary = symmetry.summarize(trials, s.typical_cv_pct)
+    return RecordingAnalysis(recording.tracksys, sig.point, trials, summary)
+
+
+def analyze_session(
+    session: Session, *, settings: AnalysisSettings | None = None
+) -> SessionAnalysis:
+    """Analyse each recording; landings found by a body or board IMU time the other sensors."""
+    s = settings or AnalysisSettings()
+    ordered = sorted(session.recordings, key=lambda r: _tracked_point(r) == "cop")
+    analyses: dict[str, RecordingAnalysis] = {}
+    impacts: dict[int, float] = {}
+    for rec in ordered:
+        result = analyze_recording(rec, settings=s, impacts_s=impacts or None)
+        analyses[rec.tracksys] = result
+        if not impacts and result.tracked_point in ("lowback", "sternum"):
+            impacts = {
+                i: float(t.settings["impact_s"])  # type: ignore[arg-type]
+                for i, t in enumerate(result.trials)
+                if "impact_s" in t.settings
+            }
+    return SessionAnalysis(tuple(analyses[r.tracksys] for r in session.recordings))

@@ -1,0 +1,341 @@
+"""Landings: time to stabilization (TTS) as named methods, peak acceleration and the IMU DPSI.
+
+A landing trace starts at the impact (sample 0) and lasts the analysed window (≤ 10 s by
+default, science/METRICS.md). It is a 1-D signal or a 2-D (AP, ML) trace in its own unit:
+horizontal acceleration (m/s^2) or COP (mm). Every TTS method compares the trace, taken about
+its stable-state level (the mean of the window's last `level_s` seconds), with a threshold from
+a quiet reference trace of the same signal; the reference's origin is recorded in the settings
+(`reference`), and the last-resort fallback (the window's own tail) is flagged.
+
+Methods (`method` of the returned Metric; TTS values of different methods never compare):
+- "moving_rms" (default): centred `window_s` moving RMS of the trace (row norm for 2-D) must stay
+  at or below mean + `k_sd`·SD of the reference's moving RMS from some time to the window end.
+  Only whole windows are judged (centres from window_s/2 to window end − window_s/2): the
+  truncated windows at the ends fluctuate more and would fake late crossings.
+- "ross_polynomial": Ross & Guskiewicz (2003, 2004): the rectified trace |x − level| of each axis
+  is fitted with an unbounded third-order polynomial over the window; the axis TTS is the first
+  time the fit falls to the reference's range of variation (max − min). For a 2-D trace the value
+  is the resultant vector TTS √(TTS_AP² + TTS_ML²) (Ross et al. 2008), the axes as details.
+A trace that never settles gives None with a `never_stabilized` flag, never the window end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from balancelab.dsp.quality import (
+    QualityCode,
+    QualityFlag,
+    as_float_array,
+    check_choice,
+    check_positive,
+    input_flags,
+    make_flag,
+)
+from balancelab.dsp.results import Metric, SettingValue, missing
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import STANDARD_GRAVITY_MS2, FloatArray
+
+TtsMethod = Literal["moving_rms", "ross_polynomial"]
+ReferenceSource = Literal["single_leg_hold", "pre_trial_stance", "window_tail"]
+TTS_METHODS: tuple[str, ...] = ("moving_rms", "ross_polynomial")
+REFERENCE_SOURCES: tuple[str, ...] = ("single_leg_hold", "pre_trial_stance", "window_tail")
+DEFAULT_RMS_WINDOW_S = 0.5
+DEFAULT_K_SD = 3.0
+DEFAULT_LEVEL_S = 3.0
+DEFAULT_TAIL_REFERENCE_S = 2.0
+DEFAULT_DPSI_WINDOW_S = 3.0
+DEFAULT_PEAK_SEARCH_S = 0.5
+MIN_REFERENCE_S = 2.0
+
+
+@dataclass(frozen=True)
+class QuietReference:
+    """A quiet-stance trace (same signal and unit as the landing) and where it came from."""
+
+    trace: FloatArray
+    source: ReferenceSource
+
+    def __post_init__(self) -> None:
+        check_choice("source", self.source, REFERENCE_SOURCES)
+        object.__setattr__(self, "trace", as_float_array("trace", self.trace, ndim=(1, 2)))
+
+
+def choose_reference(
+    window: ArrayLike,
+    fs: float,
+    *,
+    hold: ArrayLike | None = None,
+    pre_trial: ArrayLike | None = None,
+    tail_s: float = DEFAULT_TAIL_REFERENCE_S,
+) -> tuple[QuietReference, tuple[QualityFlag, ...]]:
+    """The TTS reference as METRICS.md orders it, and the flags the choice raises.
+
+    Same-side quiet single-leg hold if given, else ≥ 2 s of quiet stance just before the trial,
+    else the last `tail_s` of the landing window itself (flagged: it biases TTS towards 0).
+    """
+    fs = check_positive("fs", fs)
+    for source, trace in (("single_leg_hold", hold), ("pre_trial_stance", pre_trial)):
+        if trace is None:
+            continue
+        values = as_float_array(source, trace, ndim=(1, 2))
+        finite = values[np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)]
+        if finite.shape[0] >= MIN_REFERENCE_S * fs:
+            return QuietReference(finite, source), ()  # type: ignore[arg-type]
+    x = as_float_array("window", window, ndim=(1, 2))
+    n_tail = max(2, round(check_positive("tail_s", tail_s) * fs))
+    flag = make_flag(
+        QualityCode.TOO_SHORT,
+        f"no quiet reference of >= {MIN_REFERENCE_S:g} s: threshold from the last {tail_s:g} s "
+        "of the landing window",
+    )
+    return QuietReference(x[-n_tail:], "window_tail"), (flag,)
+
+
+# ---------------------------------------------------------------- moving RMS
+
+
+def moving_rms(x: ArrayLike, fs: float, window_s: float = DEFAULT_RMS_WINDOW_S) -> FloatArray:
+    """Centred moving RMS (unit of x) of a 1-D signal or of the row norm of a 2-D trace.
+
+    The window spans round(window_s·fs/2) samples on each side; near the ends it is truncated
+    to the samples that exist (the simulator's settling definition uses the same window).
+    """
+    values = as_float_array("x", x, ndim=(1, 2))
+    fs = check_positive("fs", fs)
+    half = max(1, round(check_positive("window_s", window_s) * fs / 2))
+    squared = values**2 if values.ndim == 1 else np.sum(values**2, axis=1)
+    cumulative = np.concatenate([[0.0], np.cumsum(squared)])
+    index = np.arange(squared.size)
+    low = np.clip(index - half, 0, squared.size)
+    high = np.clip(index + half + 1, 0, squared.size)
+    mean_square = (cumulative[high] - cumulative[low]) / (high - low)
+    return np.asarray(np.sqrt(np.maximum(mean_square, 0.0)), dtype=np.float64)
+
+
+def rms_threshold(
+    reference: ArrayLike,
+    fs: float,
+    *,
+    window_s: float = DEFAULT_RMS_WINDOW_S,
+    k_sd: float = DEFAULT_K_SD,
+) -> float:
+    """mean + k_sd·SD of the moving RMS of the reference about its mean (unit of the trace)."""
+    ref = as_float_array("reference", reference, ndim=(1, 2))
+    e = moving_rms(ref - np.mean(ref, axis=0), fs, window_s)
+    return float(np.mean(e) + k_sd * np.std(e, ddof=1))
+
+
+def settled_from(envelope: FloatArray, threshold: float, fs: float) -> float | None:
+    """First time (s from sample 0) after which `envelope` stays <= threshold to the end.
+
+    0 when it never exceeds it; None when the last sample is still above (never settled).
+    """
+    above = np.flatnonzero(envelope > threshold)
+    if above.size == 0:
+        return 0.0
+    last = int(above[-1])
+    if last >= envelope.size - 1:
+        return None
+    return (last + 1) / fs
+
+
+# ---------------------------------------------------------------- TTS methods
+
+
+def _about_level(x: FloatArray, fs: float, level_s: float) -> FloatArray:
+    """The trace minus its stable-state level: the mean of its last `level_s` seconds."""
+    n = max(1, min(x.shape[0], round(level_s * fs)))
+    return np.asarray(x - np.mean(x[-n:], axis=0), dtype=np.float64)
+
+
+def _checked(
+    trace: ArrayLike, reference: QuietReference, fs: float, window_s: float
+) -> tuple[FloatArray, float, tuple[QualityFlag, ...]]:
+    x = as_float_array("trace", trace, ndim=(1, 2))
+    fs = check_positive("fs", fs)
+    if x.ndim != reference.trace.ndim or x.shape[1:] != reference.trace.shape[1:]:
+        raise InvalidArgumentError(
+            f"trace {x.shape} and reference {reference.trace.shape} must have the same columns"
+        )
+    min_n = max(3, round(2 * window_s * fs))
+    if x.shape[0] < min_n:
+        flags: tuple[QualityFlag, ...] = (
+            make_flag(QualityCode.TOO_SHORT, f"{x.shape[0]} samples < {min_n}"),
+        )
+    else:
+        flags = input_flags(x.reshape(-1), min_n=1)
+    ref_flags = input_flags(reference.trace.reshape(-1), min_n=3)
+    return x, fs, flags + tuple(f for f in ref_flags if f not in flags)
+
+
+def tts_moving_rms(
+    trace: ArrayLike,
+    fs: float,
+    reference: QuietReference,
+    *,
+    unit: str,
+    window_s: float = DEFAULT_RMS_WINDOW_S,
+    k_sd: float = DEFAULT_K_SD,
+    level_s: float = DEFAULT_LEVEL_S,
+) -> Metric:
+    """TTS (s from impact): the centred moving RMS stays <= mean + k_sd·SD of the reference's."""
+    window_s = check_positive("window_s", window_s)
+    settings: dict[str, SettingValue] = {
+        "fs": float(fs),
+        "window_s": window_s,
+        "k_sd": float(k_sd),
+        "level_s": float(level_s),
+        "reference": reference.source,
+        "rule": "remains_below_to_end",
+        "unit": unit,
+    }
+    x, fs, flags = _checked(trace, reference, fs, window_s)
+    settings["n"] = x.shape[0]
+    if flags:
+        return missing("s", "moving_rms", settings, flags)
+    threshold = rms_threshold(reference.trace, fs, window_s=window_s, k_sd=k_sd)
+    envelope = moving_rms(_about_level(x, fs, check_positive("level_s", level_s)), fs, window_s)
+    half = max(1, round(window_s * fs / 2))
+    full = envelope[half : envelope.size - half]  # only whole windows: truncated ones are noisier
+    value = settled_from(full, threshold, fs)
+    if value is not None and value > 0:
+        value += half / fs
+    details = {"threshold": threshold, "window_end_s": x.shape[0] / fs}
+    if value is None:
+        flag = make_flag(QualityCode.NEVER_STABILIZED, f"threshold {threshold:.4g} {unit}")
+        return Metric(None, "s", "moving_rms", settings, (flag,), details)
+    return Metric(value, "s", "moving_rms", settings, (), details)
+
+
+def polynomial_crossing(
+    rectified: FloatArray, fs: float, threshold: float, degree: int = 3
+) -> float | None:
+    """First time (s) an unbounded least-squares polynomial fit of `rectified` is <= threshold.
+
+    Searched on the sample grid of the window; None if the fit stays above it.
+    """
+    t = np.arange(rectified.size) / fs
+    fit = np.polynomial.Polynomial.fit(t, rectified, degree)
+    below = np.flatnonzero(fit(t) <= threshold)
+    return float(t[below[0]]) if below.size else None
+
+
+def tts_ross_polynomial(
+    trace: ArrayLike,
+    fs: float,
+    reference: QuietReference,
+    *,
+    unit: str,
+    level_s: float = DEFAULT_LEVEL_S,
+) -> Metric:
+    """Ross & Guskiewicz TTS (s): cubic fit of |x − level| falls to the reference's range.
+
+    2-D: resultant vector √(TTS_AP² + TTS_ML²), per-axis values as details `ap_s`, `ml_s`.
+    """
+    settings: dict[str, SettingValue] = {
+        "fs": float(fs),
+        "degree": 3,
+        "level_s": float(level_s),
+        "reference": reference.source,
+        "threshold": "reference_range_of_variation",
+        "unit": unit,
+    }
+    x, fs, flags = _checked(trace, reference, fs, 0.5)
+    settings["n"] = x.shape[0]
+    if flags:
+        return missing("s", "ross_polynomial", settings, flags)
+    centred = _about_level(x, fs, check_positive("level_s", level_s))
+    columns = centred.reshape(centred.shape[0], -1)
+    ref = reference.trace.reshape(reference.trace.shape[0], -1)
+    names = ("ap_s", "ml_s") if columns.shape[1] == 2 else ("axis_s",)
+    times: dict[str, float] = {}
+    for c, name in enumerate(names[: columns.shape[1]]):
+        threshold = float(np.ptp(ref[:, c]))
+        crossing = polynomial_crossing(np.abs(columns[:, c]), fs, threshold)
+        if crossing is None:
+            flag = make_flag(QualityCode.NEVER_STABILIZED, f"{name[:-2]} fit stays above range")
+            return Metric(None, "s", "ross_polynomial", settings, (flag,), times)
+        times[name] = crossing
+    value = math.sqrt(sum(v * v for v in times.values()))
+    return Metric(value, "s", "ross_polynomial", settings, (), times if len(times) > 1 else {})
+
+
+def time_to_stabilization(
+    trace: ArrayLike,
+    fs: float,
+    reference: QuietReference,
+    *,
+    unit: str,
+    method: TtsMethod = "moving_rms",
+    window_s: float = DEFAULT_RMS_WINDOW_S,
+    k_sd: float = DEFAULT_K_SD,
+    level_s: float = DEFAULT_LEVEL_S,
+) -> Metric:
+    """The `tts` metric (s from impact) by the named method (see the module docstring)."""
+    check_choice("method", method, TTS_METHODS)
+    if method == "ross_polynomial":
+        return tts_ross_polynomial(trace, fs, reference, unit=unit, level_s=level_s)
+    return tts_moving_rms(
+        trace, fs, reference, unit=unit, window_s=window_s, k_sd=k_sd, level_s=level_s
+    )
+
+
+# ---------------------------------------------------------------- impact measures
+
+
+def _acc3(acc_ms2: ArrayLike) -> FloatArray:
+    acc = as_float_array("acc_ms2", acc_ms2, ndim=2)
+    if acc.shape[1] != 3:
+        raise InvalidArgumentError(f"acc_ms2 must be (n, 3) in m/s^2, got shape {acc.shape}")
+    return acc
+
+
+def peak_acc(acc_ms2: ArrayLike, fs: float, *, search_s: float = DEFAULT_PEAK_SEARCH_S) -> Metric:
+    """`peak_acc` (m/s^2): peak resultant accelerometer reading ‖a‖ in the first `search_s`.
+
+    `acc_ms2` (n, 3) starts at the impact; use unfiltered samples (a low-pass flattens the peak).
+    """
+    acc = _acc3(acc_ms2)
+    fs = check_positive("fs", fs)
+    n = max(1, round(check_positive("search_s", search_s) * fs))
+    head = acc[:n]
+    settings: dict[str, SettingValue] = {"fs": fs, "search_s": float(search_s), "n": head.shape[0]}
+    flags = input_flags(head.reshape(-1), min_n=1)
+    if flags:
+        return missing("m/s^2", "peak_resultant", settings, flags)
+    return Metric(float(np.max(np.linalg.norm(head, axis=1))), "m/s^2", "peak_resultant", settings)
+
+
+def dpsi(
+    acc_level_ms2: ArrayLike,
+    fs: float,
+    *,
+    window_s: float = DEFAULT_DPSI_WINDOW_S,
+    gravity_ms2: float = STANDARD_GRAVITY_MS2,
+) -> Metric:
+    """IMU dynamic postural stability index (1): √(mean‖a − g‖²)/g over `window_s` after impact.
+
+    `acc_level_ms2` (n, 3) is the accelerometer reading (specific force) in a level frame with z
+    up, starting at the impact; at rest it reads (0, 0, g), so a − g is the linear acceleration.
+    """
+    acc = _acc3(acc_level_ms2)
+    fs = check_positive("fs", fs)
+    g = check_positive("gravity_ms2", gravity_ms2)
+    n = round(check_positive("window_s", window_s) * fs)
+    settings: dict[str, SettingValue] = {"fs": fs, "window_s": float(window_s), "gravity_ms2": g}
+    if acc.shape[0] < n:
+        flag = make_flag(QualityCode.TOO_SHORT, f"{acc.shape[0]} samples < {n} ({window_s:g} s)")
+        return missing("1", "imu_dpsi", settings, (flag,))
+    head = acc[:n]
+    flags = input_flags(head.reshape(-1), min_n=1)
+    if flags:
+        return missing("1", "imu_dpsi", settings, flags)
+    linear = head - np.array([0.0, 0.0, g])
+    value = math.sqrt(float(np.mean(np.sum(linear**2, axis=1)))) / g
+    return Metric(value, "1", "imu_dpsi", settings)

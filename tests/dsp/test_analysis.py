@@ -1,0 +1,180 @@
+"""End-to-end analysis on simulated sessions: truth comparison, JSON shape, flags not exceptions."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from balancelab.dsp.analysis import AnalysisSettings, analyze_recording, analyze_session
+from balancelab.dsp.quality import QualityCode
+from balancelab.model import STANDARD_GRAVITY_MS2, Side, Surface, TrialType, Vision
+from balancelab.sim import (
+    AthleteParams,
+    Scenario,
+    TrialSpec,
+    board_imu,
+    force_plate,
+    lowback_imu,
+    simulate_session,
+)
+
+TRIAL_KEYS = {
+    "onset_s", "duration_s", "trial_type", "side", "surface", "vision", "outcome", "valid",
+    "quality", "touchdowns_s", "settings", "metrics",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def step_down():
+    return simulate_session("step_down", seed=5, internal_fs_hz=400.0)
+
+
+def test_step_down_landings_against_truth(step_down) -> None:
+    session, truth = step_down
+    analysis = analyze_session(session)
+    back = analysis.recordings[0]
+    assert back.tracked_point == "lowback"
+    for result, true in zip(back.trials, truth.trials, strict=True):
+        assert result.trial_type == str(true.trial.trial_type)
+        codes = {f.code for f in result.quality}
+        assert result.valid or codes == {QualityCode.GAP}  # the simulator drops packet bursts
+        if true.landing is None:
+            assert result.metrics["sway_area_95"].value is not None
+            continue
+        assert float(result.settings["impact_s"]) == pytest.approx(true.landing.impact_s, abs=0.025)
+        peak = result.metrics["peak_acc"]
+        if peak.value is not None:  # None only with a flag (a lost packet at the peak)
+            assert peak.value == pytest.approx(true.landing.peak_g * STANDARD_GRAVITY_MS2, rel=0.05)
+        tts = result.metrics["tts"]
+        assert tts.method == "moving_rms"
+        if not result.valid:
+            assert tts.value is None and tts.quality
+            continue
+        assert tts.settings["reference"] == "single_leg_hold"
+        assert tts.value is not None or tts.quality[0].code is QualityCode.NEVER_STABILIZED
+        assert 0.1 < result.metrics["dpsi"].value < 0.5  # type: ignore[operator]
+    summary = back.summary["step_down/firm/open"]
+    assert summary.sides["left"]["tts"].n + summary.sides["right"]["tts"].n >= 6
+    plate = analysis.recordings[1]
+    assert plate.tracked_point == "cop"
+    for result, true in zip(plate.trials, truth.trials, strict=True):
+        if true.landing is not None:  # the plate uses the IMU's impact
+            assert float(result.settings["impact_s"]) == pytest.approx(
+                true.landing.impact_s, abs=0.025
+            )
+
+
+def test_json_shape_matches_metrics_md(step_down) -> None:
+    session, _ = step_down
+    d = analyze_recording(session.recordings[1]).to_json_dict()
+    assert set(d) == {"trials", "summary"}
+    json.dumps(d)  # serialisable
+    trials = d["trials"]
+    assert isinstance(trials, list)
+    for trial in trials:
+        assert set(trial) == TRIAL_KEYS
+        for metric in trial["metrics"].values():
+            assert {"value", "unit", "method"} <= set(metric)
+    summary = d["summary"]
+    assert isinstance(summary, dict)
+    cond = summary["step_down/firm/open"]
+    assert set(cond) == {"left", "right", "asymmetry", "asymmetry_log_ratio"}
+    assert set(cond["left"]["tts"]) >= {"value", "unit", "n"}
+    assert cond["asymmetry"]["tts"]["unit"] == "%"
+    session_json = analyze_session(session).to_json_dict()
+    assert set(session_json) == {"trials", "summary"}
+
+
+def _holds(sensors: tuple, seed: int, weak: float = 1.4):
+    specs = tuple(
+        TrialSpec(TrialType.SINGLE_LEG_HOLD, side, Surface.FIRM, Vision.OPEN, 30.0, 3.0)
+        for _ in range(3)
+        for side in (Side.LEFT, Side.RIGHT)
+    )
+    scenario = Scenario("holds", "3 holds per side", specs, sensors=sensors)
+    athlete = AthleteParams(weaker_side=Side.LEFT, weak_side_sway_factor=weak)
+    return simulate_session(scenario, athlete, seed=seed, internal_fs_hz=400.0)
+
+
+def test_holds_both_sides_cop_and_lowback_show_the_weaker_left() -> None:
+    session, truth = _holds((force_plate(), lowback_imu()), seed=2)
+    analysis = analyze_session(session)
+    for rec in analysis.recordings:
+        cond = rec.summary["single_leg_hold/firm/open"]
+        assert (
+            cond.sides["left"]["mean_velocity"].n == 3
+            and not cond.sides["left"]["mean_velocity"].quality
+        )
+        area = cond.asymmetry["sway_area_95"]
+        # truth: area factor 1.4² → −49 %; one session of 3 holds per side, so ±0.45 in ln
+        assert area.log_ratio == pytest.approx(-2 * math.log(1.4), abs=0.45)
+        assert area.percent is not None and area.percent < 0
+    cop_trial = analysis.recordings[0].trials[0]
+    assert cop_trial.metrics["sway_area_95"].unit == "mm^2"
+    assert analysis.recordings[1].trials[0].metrics["jerk"].unit == "m^2/s^6"
+    true_rms = np.std(truth.series.cop[:, 0]) * 1000
+    assert true_rms > 0
+
+
+def test_gaps_nan_and_saturation_give_flags_not_exceptions(step_down) -> None:
+    session, truth = step_down
+    back = session.recordings[0]
+    values = back.values.copy()
+    hold = truth.trials[0].trial
+    gap = (back.time_s > hold.onset_s + 10) & (back.time_s < hold.onset_s + 10.5)
+    values[gap] = np.nan
+    landing = truth.trials[2].landing
+    assert landing is not None
+    near = np.abs(back.time_s - landing.impact_s) < 0.2
+    limit = 2.5 * STANDARD_GRAVITY_MS2
+    values[near, :3] = np.clip(values[near, :3], -limit, limit)
+    broken = replace(back, values=values)
+    result = analyze_recording(broken, settings=AnalysisSettings(acc_range_ms2=limit))
+    first = result.trials[0]
+    assert not first.valid and QualityCode.GAP in {f.code for f in first.quality}
+    assert first.metrics["sway_area_95"].value is None
+    assert first.metrics["sway_area_95"].quality
+    clipped = result.trials[2]
+    assert QualityCode.SATURATION in {f.code for f in clipped.quality} and not clipped.valid
+    # a trial with nothing but NaN: still no exception
+    empty = values.copy()
+    empty[(back.time_s > hold.onset_s) & (back.time_s < hold.end_s)] = np.nan
+    blank = analyze_recording(replace(back, values=empty)).trials[0]
+    assert not blank.valid
+    json.dumps(analyze_recording(replace(back, values=empty)).to_json_dict())
+
+
+def test_too_short_hold_is_flagged() -> None:
+    specs = (
+        TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.LEFT, duration_s=6.0, rest_after_s=2.0),
+        TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.RIGHT, duration_s=20.0, rest_after_s=2.0),
+    )
+    scenario = Scenario("short", "short hold", specs, sensors=(force_plate(),))
+    session, _ = simulate_session(scenario, seed=1, internal_fs_hz=400.0)
+    result = analyze_recording(session.recordings[0])
+    short = result.trials[0]
+    assert QualityCode.TOO_SHORT in {f.code for f in short.quality} and not short.valid
+    too_few = result.summary["single_leg_hold/firm/open"].sides["right"]["mean_velocity"]
+    assert too_few.quality[0].code is QualityCode.TOO_FEW_TRIALS
+
+
+def test_wobble_board_gives_board_indices() -> None:
+    specs = tuple(
+        TrialSpec(TrialType.SINGLE_LEG_HOLD, side, Surface.WOBBLE_BOARD, duration_s=15.0)
+        for side in (Side.LEFT, Side.RIGHT)
+    )
+    scenario = Scenario("board", "board holds", specs, sensors=(board_imu(),))
+    session, truth = simulate_session(scenario, seed=3, internal_fs_hz=400.0)
+    result = analyze_recording(session.recordings[0])
+    for trial, true in zip(result.trials, truth.trials, strict=True):
+        assert trial.metrics["stability_index"].unit == "deg"
+        index = trial.metrics["stability_index"].value
+        t = np.arange(truth.series.board.shape[0]) / truth.series.fs_hz
+        rows = (t >= true.trial.onset_s + 2) & (t < true.trial.end_s)
+        true_si = math.degrees(math.sqrt(np.mean(np.sum(truth.series.board[rows] ** 2, axis=1))))
+        assert index == pytest.approx(true_si, abs=1.0)
+        assert trial.metrics["edge_contacts"].value is not None
