@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -13,8 +14,10 @@ from pathlib import Path
 import platformdirs
 
 from balancelab import __version__
+from balancelab.engine.analyze import analyze_path
 from balancelab.engine.examples import build_example_dataset
 from balancelab.engine.jobs import import_to_dataset, open_or_create, simulate_to_dataset
+from balancelab.engine.report import format_session
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
 from balancelab.sim import list_scenarios
@@ -44,7 +47,78 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(commands)
     _add_import(commands)
     _add_examples(commands)
+    _add_analyze(commands)
+    _add_demo(commands)
     return parser
+
+
+def _add_trial_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trial-type", choices=[t.value for t in TrialType], default=None)
+    parser.add_argument("--side", choices=[s.value for s in Side], default=Side.BOTH.value)
+    parser.add_argument("--surface", choices=[s.value for s in Surface], default=Surface.FIRM.value)
+    parser.add_argument("--vision", choices=[v.value for v in Vision], default=Vision.OPEN.value)
+
+
+def _whole_file_trial(args: argparse.Namespace) -> Trial | None:
+    if args.trial_type is None:
+        return None
+    return Trial(
+        onset_s=0.0,
+        duration_s=0.0,
+        trial_type=TrialType(args.trial_type),
+        side=Side(args.side),
+        surface=Surface(args.surface),
+        vision=Vision(args.vision),
+        outcome=Outcome.COMPLETED,
+    )
+
+
+def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "analyze",
+        help="sway, time to stabilization and asymmetry of recorded sessions",
+        description=(
+            "Analyse a session folder, every session of a dataset, or a file to import (give"
+            " --trial-type to analyse the whole file as one trial)."
+        ),
+    )
+    parser.add_argument("path", type=Path, help="session folder, dataset folder or file")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_trial_options(parser)
+    parser.set_defaults(handler=_run_analyze)
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    analysed = analyze_path(args.path.expanduser(), whole_file_trial=_whole_file_trial(args))
+    if args.json:
+        documents = [a.to_json_dict() for a in analysed]
+        document = documents[0] if len(documents) == 1 else {"sessions": documents}
+        print(json.dumps(document, indent=1, allow_nan=False))
+    else:
+        print("\n\n".join(format_session(a) for a in analysed))
+    return 0
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="record a session of the simulated athlete and analyse it",
+        description="Simulate the demo session into your dataset, then analyse it.",
+    )
+    _add_data_option(parser)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    root = _dataset_root(args.data)
+    _report_recovery(root)
+    result = simulate_to_dataset(root, "demo_session", athlete="demo", seed=args.seed)
+    print(f"Simulated athlete recorded into {result.session_dir}\n")
+    for analysed in analyze_path(result.session_dir):
+        print(format_session(analysed))
+    print(f"\nGround truth of the simulation: {result.truth_json}")
+    return 0
 
 
 def _add_examples(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -118,10 +192,7 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument(
         "--per-foot", action="store_true", help="also import each plate of a two-plate file"
     )
-    parser.add_argument("--trial-type", choices=[t.value for t in TrialType], default=None)
-    parser.add_argument("--side", choices=[s.value for s in Side], default=Side.BOTH.value)
-    parser.add_argument("--surface", choices=[s.value for s in Surface], default=Surface.FIRM.value)
-    parser.add_argument("--vision", choices=[v.value for v in Vision], default=Vision.OPEN.value)
+    _add_trial_options(parser)
     parser.set_defaults(handler=_run_import)
 
 
@@ -175,24 +246,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
 def _run_import(args: argparse.Namespace) -> int:
     root = _dataset_root(args.data)
     _report_recovery(root)
-    trial = None
-    if args.trial_type is not None:
-        trial = Trial(
-            onset_s=0.0,
-            duration_s=0.0,
-            trial_type=TrialType(args.trial_type),
-            side=Side(args.side),
-            surface=Surface(args.surface),
-            vision=Vision(args.vision),
-            outcome=Outcome.COMPLETED,
-        )
     session_dir = import_to_dataset(
         args.source,
         root,
         athlete=args.athlete,
         task=args.task,
         start_utc=args.start,
-        whole_file_trial=trial,
+        whole_file_trial=_whole_file_trial(args),
         tracked_point=args.tracked_point,
         per_foot=args.per_foot,
     )

@@ -1,0 +1,103 @@
+"""`balancelab analyze` and `balancelab demo` as a person runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from balancelab.cli import main
+from balancelab.dsp.sway import prediction_ellipse
+from tests.support import REPO_ROOT, SHARED_DATA
+
+DEMO_SESSION = REPO_ROOT / "recordings" / "sub-demo01" / "ses-20260907T073000"
+TRIAL_KEYS = {
+    "onset_s",
+    "duration_s",
+    "trial_type",
+    "side",
+    "surface",
+    "vision",
+    "outcome",
+    "valid",
+    "quality",
+    "touchdowns_s",
+    "settings",
+    "metrics",
+}
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_session_json_is_one_document_with_trials_and_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_cli(["analyze", str(DEMO_SESSION), "--json"], capsys)
+    assert code == 0
+    document = json.loads(out)
+    assert document["athlete"] == "demo01"
+    assert len(document["trials"]) == 8
+    for trial in document["trials"]:
+        assert trial.keys() >= TRIAL_KEYS
+        for metric in trial["metrics"].values():
+            assert {"value", "unit"} <= metric.keys()
+            assert metric["value"] is None or np.isfinite(metric["value"])
+    summary = document["summary"]["simlowback"]
+    assert {"single_leg_hold/firm/open", "step_down/firm/open"} <= summary.keys()
+    assert {"left", "right", "asymmetry"} <= summary["single_leg_hold/firm/open"].keys()
+
+
+def test_analyze_dataset_gives_every_session(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["analyze", str(REPO_ROOT / "recordings"), "--json"], capsys)
+    assert code == 0
+    sessions = json.loads(out)["sessions"]
+    assert sorted({s["athlete"] for s in sessions}) == ["bds1", "bds4", "demo01", "pds13"]
+    assert len(sessions) == 10
+
+
+def test_analyze_a_force_plate_file_as_one_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    source = SHARED_DATA / "bds" / "BDS00001.txt"
+    code, out, _ = run_cli(
+        ["analyze", str(source), "--json", "--trial-type", "double_leg_hold"], capsys
+    )
+    assert code == 0
+    (trial,) = json.loads(out)["trials"]
+    area = trial["metrics"]["sway_area_95"]
+    assert area["unit"] == "mm^2"
+    # Independent check: the analysed window (onset + 2 s to + 32 s) of the raw file, mm.
+    raw = np.loadtxt(source, skiprows=1)
+    rows = (raw[:, 0] >= raw[0, 0] + 2.0) & (raw[:, 0] < raw[0, 0] + 32.0)
+    expected = prediction_ellipse(raw[rows, 7] * 10, raw[rows, 8] * 10, unit="mm").area
+    assert expected is not None
+    # The analysis low-pass filters at 10 Hz; quiet-stance COP has almost no power there, so
+    # the area agrees within 2 %.
+    assert area["value"] == pytest.approx(expected, rel=0.02)
+
+
+def test_analyze_table_and_bad_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["analyze", str(DEMO_SESSION)], capsys)
+    assert code == 0
+    assert "single_leg_hold" in out and "per side" in out and "asymmetry" in out
+    code, _, err = run_cli(["analyze", str(tmp_path / "missing")], capsys)
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("dear diary\n")
+    code, _, err = run_cli(["analyze", str(foreign)], capsys)
+    assert code == 2 and "notes.txt" in err and "Traceback" not in err
+
+
+def test_demo_records_and_analyses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALANCELAB_DATA", str(tmp_path))
+    code, out, _ = run_cli(["demo", "--seed", "2"], capsys)
+    assert code == 0
+    assert "Simulated athlete recorded into" in out and "per side" in out
+    assert len(list((tmp_path / "sub-demo").glob("ses-*"))) == 1
+    assert len(list((tmp_path / "derivatives").rglob("*_truth.json"))) == 1
