@@ -1,5 +1,6 @@
 """Run every benchmark: `python -m benchmarks`."""
 
-from benchmarks import bench_foundation
+from benchmarks import bench_analysis, bench_foundation
 
 bench_foundation.main()
+bench_analysis.main()
