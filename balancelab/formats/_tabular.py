@@ -40,7 +40,7 @@ _ZIP_ERRORS = (
     OSError,
     EOFError,
     RuntimeError,
-    NotImplementedError,
+    NotImplementedError,  # zipfile's answer to a compression method it cannot read
     ValueError,
     OverflowError,
 )
