@@ -6,13 +6,20 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancelab.errors import DatasetError, FormatError
 from balancelab.formats.bids import StreamPaths
-from balancelab.formats.bids_reader import read_recording, read_session
+from balancelab.formats.bids_reader import (
+    _parse_well_formed,
+    iter_motion_rows,
+    read_channels,
+    read_recording,
+    read_session,
+)
 from balancelab.formats.dataset import ensure_dataset, iter_sessions, open_dataset
 from tests.formats.test_bids_roundtrip import write_example_session
 
@@ -253,3 +260,30 @@ def test_any_corruption_gives_a_format_error_with_a_line_or_a_recording(tmp_path
             assert error.path == str(paths.motion_tsv) and error.line is not None
 
     corrupt_and_read()
+
+
+def test_fast_and_line_readers_agree_on_any_corruption(tmp_path: Path) -> None:
+    """Whenever the numpy path accepts a file, the line reader accepts it with the same floats."""
+    paths = cop_paths(write_example_session(tmp_path, imu_rows=80, cop_rows=60))
+    original = paths.motion_tsv.read_bytes()
+    table = read_channels(paths.channels_tsv)
+    accepted = 0
+
+    @settings(max_examples=200, deadline=None)
+    @given(position=st.integers(min_value=0), junk=st.sampled_from(_PLAUSIBLE_JUNK))
+    def corrupt_and_compare(position: int, junk: bytes) -> None:
+        nonlocal accepted
+        at = position % len(original)
+        data = original[:at] + junk + original[at + len(junk) :]
+        fast = _parse_well_formed(data, paths.motion_tsv, table)
+        if fast is None:
+            return
+        accepted += 1
+        rows = [row.values for row in iter_motion_rows(data, paths.motion_tsv, table)]
+        np.testing.assert_array_equal(fast, np.array(rows, dtype=np.float64))
+
+    corrupt_and_compare()
+    assert accepted > 0
+
+
+_PLAUSIBLE_JUNK = (b"1", b"9", b"0.", b".", b"-", b"e", b"E5", b"+", b"n/a", b"\t", b"\n", b"12")
