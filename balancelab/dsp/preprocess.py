@@ -7,6 +7,7 @@ segment separately.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -99,13 +100,21 @@ def finite_segments(x: ArrayLike) -> list[slice]:
     return [slice(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
+@functools.lru_cache(maxsize=64)
+def butterworth_lowpass_sos(order: int, cutoff_hz: float, fs: float) -> FloatArray:
+    """Second-order sections of a Butterworth low-pass, designed once per settings (shared:
+    callers must not modify it; scipy's filters only read it)."""
+    return np.asarray(signal.butter(order, cutoff_hz, btype="low", fs=fs, output="sos"))
+
+
+@functools.lru_cache(maxsize=16)
 def lowpass_min_samples(order: int = 4) -> int:
     """Shortest segment (samples) `lowpass` filters; shorter ones become NaN.
 
     sosfiltfilt pads each end by 3·(2·sections + 1 − trailing zero coefficients) samples and
     needs more samples than that.
     """
-    sos = signal.butter(order, 0.25, btype="low", output="sos")
+    sos = butterworth_lowpass_sos(order, 0.25, 1.0)
     zeros = min(int(np.sum(sos[:, 2] == 0)), int(np.sum(sos[:, 5] == 0)))
     return 3 * (2 * len(sos) + 1 - zeros) + 1
 
@@ -125,7 +134,7 @@ def lowpass(x: ArrayLike, fs: float, cutoff_hz: float, order: int = 4) -> FloatA
         )
     if not (isinstance(order, int | np.integer) and 1 <= order <= 10):
         raise InvalidArgumentError(f"order must be an integer from 1 to 10, got {order!r}")
-    sos = signal.butter(int(order), cutoff, btype="low", fs=fs, output="sos")
+    sos = butterworth_lowpass_sos(int(order), cutoff, fs)
     minimum = lowpass_min_samples(int(order))
     table = _as_table(values)
     out = np.full_like(table, np.nan)
