@@ -1,0 +1,43 @@
+"""Device detection from advertisements and the shared decoded type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from balancelab.devices.common import Decoded, DecodeError, DeviceKind, detect_kind
+from balancelab.errors import BalancelabError
+
+
+@pytest.mark.parametrize(
+    ("name", "uuids", "kind"),
+    [
+        (None, ["C8DB0001-135F-46CE-8A83-C3EA02B7428D"], DeviceKind.DIY),
+        ("Polar H10 ABCDEF12", [], DeviceKind.POLAR),
+        ("Polar Sense B36F2A", [], DeviceKind.POLAR),
+        (None, ["fb005c80-02e7-f387-1cad-8acd2d8df0c8"], DeviceKind.POLAR),
+        ("WT901BLE68", [], DeviceKind.WITMOTION),
+        (None, ["0000ffe5-0000-1000-8000-00805f9a34fb"], DeviceKind.WITMOTION),
+        ("Movesense 123456789", [], DeviceKind.MOVESENSE),
+        ("BalanceLab-IMU", [], DeviceKind.DIY),
+        ("Headphones", ["0000ffe5-0000-1000-8000-00805f9b34fb"], None),  # SIG base: not WitMotion
+        (None, [], None),
+    ],
+)
+def test_detect_kind(name: str | None, uuids: list[str], kind: DeviceKind | None) -> None:
+    assert detect_kind(name, uuids) == kind
+
+
+def test_decode_error_is_a_domain_error_with_a_known_reason() -> None:
+    error = DecodeError("too_short", "3 bytes")
+    assert isinstance(error, BalancelabError) and error.reason == "too_short" and error.advice
+    with pytest.raises(ValueError, match="unknown decode reason"):
+        DecodeError("whatever", "x")
+
+
+def test_decoded_columns_and_values() -> None:
+    decoded = Decoded(acc_ms2=np.ones((2, 3)), gyr_rads=np.zeros((2, 3)))
+    assert decoded.n_samples == 2
+    assert decoded.columns == ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
+    assert decoded.values.shape == (2, 6)
+    assert Decoded().values.shape == (0, 0)
