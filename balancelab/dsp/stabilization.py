@@ -12,6 +12,9 @@ Methods (`method` of the returned Metric; TTS values of different methods never 
   at or below mean + `k_sd`·SD of the reference's moving RMS from some time to the window end.
   Only whole windows are judged (centres from window_s/2 to window end − window_s/2): the
   truncated windows at the ends fluctuate more and would fake late crossings.
+  Option `min_excursion_s` (default 0: the METRICS.md rule as written): later excursions above
+  the threshold shorter than it do not count. With the simulator's slow single-leg sway, 1 s
+  removes most false late exceedances; it is not the default until METRICS.md adopts it.
 - "ross_polynomial": Ross & Guskiewicz (2003, 2004): the rectified trace |x − level| of each axis
   is fitted with an unbounded third-order polynomial over the window; the axis TTS is the first
   time the fit falls to the reference's range of variation (max − min). For a 2-D trace the value
@@ -48,6 +51,9 @@ REFERENCE_SOURCES: tuple[str, ...] = ("single_leg_hold", "pre_trial_stance", "wi
 DEFAULT_RMS_WINDOW_S = 0.5
 DEFAULT_K_SD = 3.0
 DEFAULT_LEVEL_S = 3.0
+DEFAULT_HIGHPASS_HZ = 0.5
+HIGHPASS_ORDER = 2
+DEFAULT_MIN_EXCURSION_S = 0.0
 DEFAULT_TAIL_REFERENCE_S = 2.0
 DEFAULT_DPSI_WINDOW_S = 3.0
 DEFAULT_PEAK_SEARCH_S = 0.5
@@ -131,18 +137,25 @@ def rms_threshold(
     return float(np.mean(e) + k_sd * np.std(e, ddof=1))
 
 
-def settled_from(envelope: FloatArray, threshold: float, fs: float) -> float | None:
+def settled_from(
+    envelope: FloatArray, threshold: float, fs: float, min_excursion_s: float = 0.0
+) -> float | None:
     """First time (s from sample 0) after which `envelope` stays <= threshold to the end.
 
-    0 when it never exceeds it; None when the last sample is still above (never settled).
+    Excursions above the threshold that last less than `min_excursion_s` are ignored, except
+    one that starts at sample 0 (the landing itself). 0 when nothing counts; None when a
+    counted excursion is still above at the last sample (never settled).
     """
-    above = np.flatnonzero(envelope > threshold)
-    if above.size == 0:
+    above = envelope > threshold
+    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    counted = (ends - starts >= min_excursion_s * fs) | (starts == 0)
+    if not np.any(counted):
         return 0.0
-    last = int(above[-1])
-    if last >= envelope.size - 1:
+    last = int(ends[counted][-1])
+    if last >= envelope.size:
         return None
-    return (last + 1) / fs
+    return last / fs
 
 
 # ---------------------------------------------------------------- TTS methods
@@ -183,14 +196,21 @@ def tts_moving_rms(
     window_s: float = DEFAULT_RMS_WINDOW_S,
     k_sd: float = DEFAULT_K_SD,
     level_s: float = DEFAULT_LEVEL_S,
+    min_excursion_s: float = DEFAULT_MIN_EXCURSION_S,
 ) -> Metric:
-    """TTS (s from impact): the centred moving RMS stays <= mean + k_sd·SD of the reference's."""
+    """TTS (s from impact): the centred moving RMS stays <= mean + k_sd·SD of the reference's.
+
+    Later excursions above the threshold shorter than `min_excursion_s` do not count.
+    """
     window_s = check_positive("window_s", window_s)
+    if not min_excursion_s >= 0:
+        raise InvalidArgumentError(f"min_excursion_s must be >= 0, got {min_excursion_s!r}")
     settings: dict[str, SettingValue] = {
         "fs": float(fs),
         "window_s": window_s,
         "k_sd": float(k_sd),
         "level_s": float(level_s),
+        "min_excursion_s": float(min_excursion_s),
         "reference": reference.source,
         "rule": "remains_below_to_end",
         "unit": unit,
@@ -203,7 +223,7 @@ def tts_moving_rms(
     envelope = moving_rms(_about_level(x, fs, check_positive("level_s", level_s)), fs, window_s)
     half = max(1, round(window_s * fs / 2))
     full = envelope[half : envelope.size - half]  # only whole windows: truncated ones are noisier
-    value = settled_from(full, threshold, fs)
+    value = settled_from(full, threshold, fs, min_excursion_s)
     if value is not None and value > 0:
         value += half / fs
     details = {"threshold": threshold, "window_end_s": x.shape[0] / fs}
@@ -276,13 +296,21 @@ def time_to_stabilization(
     window_s: float = DEFAULT_RMS_WINDOW_S,
     k_sd: float = DEFAULT_K_SD,
     level_s: float = DEFAULT_LEVEL_S,
+    min_excursion_s: float = DEFAULT_MIN_EXCURSION_S,
 ) -> Metric:
     """The `tts` metric (s from impact) by the named method (see the module docstring)."""
     check_choice("method", method, TTS_METHODS)
     if method == "ross_polynomial":
         return tts_ross_polynomial(trace, fs, reference, unit=unit, level_s=level_s)
     return tts_moving_rms(
-        trace, fs, reference, unit=unit, window_s=window_s, k_sd=k_sd, level_s=level_s
+        trace,
+        fs,
+        reference,
+        unit=unit,
+        window_s=window_s,
+        k_sd=k_sd,
+        level_s=level_s,
+        min_excursion_s=min_excursion_s,
     )
 
 

@@ -69,6 +69,17 @@ class AthleteParams:
     landing_sway_ml_rad: float = 0.012
     landing_rate_rad_s: float = 0.05
     weak_side_landing_factor: float = 1.5
+    # Landings: the segmental landing response (trunk and leg absorption, not in the single
+    # pendulum) seen by a body IMU as a horizontal acceleration and by the force plate as a COP
+    # excursion: per axis A exp(-t / decay) sin(2 pi f t + phase) from impact, amplitude uniform
+    # in [0.6, 1] x the maximum (AP; ML x ml_ratio), random phase. The weaker side decays
+    # slower by weak_side_landing_decay_factor. Sizes and sources: see events.landing_response.
+    landing_acc_ms2: float = 4.0
+    landing_cop_m: float = 0.06
+    landing_ml_ratio: float = 0.6
+    landing_freq_hz: float = 2.0
+    landing_decay_s: float = 0.3
+    weak_side_landing_decay_factor: float = 1.3
     # Foot support in single-leg stance (m from the ankle): COP limits and the COM excursion
     # beyond which the free foot touches down (emergent touch-down).
     foot_toe_m: float = 0.16
@@ -82,7 +93,13 @@ class AthleteParams:
         for name in ("mass_kg", "height_m", "com_height_ratio", "delay_s", "noise_cutoff_hz"):
             if not getattr(self, name) > 0:
                 raise SimulationError(f"athlete {name} must be > 0, got {getattr(self, name)}")
-        if self.weak_side_sway_factor < 1 or self.weak_side_landing_factor < 1:
+        if min(self.landing_freq_hz, self.landing_decay_s) <= 0:
+            raise SimulationError("landing_freq_hz and landing_decay_s must be > 0")
+        if (
+            self.weak_side_sway_factor < 1
+            or self.weak_side_landing_factor < 1
+            or self.weak_side_landing_decay_factor < 1
+        ):
             raise SimulationError("weak-side factors must be >= 1 (1 = symmetric athlete)")
         if self.weaker_side is Side.BOTH:
             raise SimulationError("weaker_side must be left, right or None, not 'both'")

@@ -11,7 +11,19 @@ Landing (step-down or hop), times from the start of the movement:
 - impact: a half-sine of peak (peak_g - 1) g (so the sensor's vertical peak is peak_g) and
   width 2 x 40 ms (peak ~40 ms after contact, SIMULATOR.md: 2-4 g within ~50 ms), then a
   half-sine absorption of 0.25 s that takes up the rest of the touch-down velocity.
-  peak_g = clip(1.5 + 1.1 v, 2, 4) with v in m/s (our choice), times a drawn +-10 % spread.
+  peak_g = clip(1.5 + 1.1 v, 2, 4) with v in m/s (our choice), times a drawn +-10 % spread;
+- horizontal: the single pendulum starts from the drawn sway state at impact, and a segmental
+  landing response (trunk and leg absorption, which the single pendulum does not have) is
+  added from impact: per axis A exp(-t/decay) sin(2 pi f t + phase) as a horizontal
+  acceleration of the body IMU's point and, separately sized, as a COP excursion
+  (landing_response; sizes in AthleteParams). Defaults (our choice, order of magnitude from
+  the landing literature): lower back 4 m/s^2 AP at most (ML x 0.6), i.e. 20-40x the ~0.1-0.2
+  m/s^2 RMS of quiet single-leg stance; a DPSI-protocol jump landing gives APSI ~0.1-0.15,
+  an RMS horizontal force of 1-1.5 m/s^2 x body mass over 3 s (Wikstrom et al. 2005, J Athl
+  Train 40:305 [verify values]), and our response's 3-s RMS is 0.3-0.6 m/s^2 for this
+  smaller step-down; COP 6 cm AP at most (ML x 0.6), within the 21-cm foot; f = 2 Hz (one
+  period per 0.5-s RMS window, below the 3.5-Hz body low-pass); decay 0.3 s, x1.3 on the
+  weaker side, so the truth's settling times are ~0.7-1.1 s at the lower back.
 """
 
 from __future__ import annotations
@@ -29,8 +41,16 @@ TOUCHDOWN_WIDTH_S = 0.06
 IMPACT_WIDTH_S = 0.08
 ABSORB_WIDTH_S = 0.25
 STEP_DOWN_SPEED_FRACTION = 0.7
-# Settling-time definition (see compute_settling_time).
+# Settling-time definition (see compute_settling_time and quiet_band): the TTS default of
+# science/METRICS.md, 0.5-s moving RMS against mean + 3 SD of a quiet reference, judged over a
+# 10-s window from impact about the transient's level over the window's last 3 s.
 SETTLING_WINDOW_S = 0.5
+SETTLING_K_SD = 3.0
+SETTLING_SPAN_S = 10.0
+SETTLING_LEVEL_S = 3.0
+SETTLING_HIGHPASS_HZ = 0.5
+SETTLING_HIGHPASS_ORDER = 2
+SETTLING_MIN_EXCURSION_S = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,26 @@ def landing_profile(kind: str, height_m: float, fs: float, spread: float = 1.0) 
     return LandingProfile(acc, move.size, speed, peak_g)
 
 
+def landing_response(
+    fs: float,
+    n: int,
+    *,
+    amplitude: tuple[float, float],
+    phase_rad: tuple[float, float],
+    freq_hz: float,
+    decay_s: float,
+) -> FloatArray:
+    """The segmental landing response from impact: (n, 2) damped oscillations (AP, ML).
+
+    Column j is amplitude[j] exp(-t / decay_s) sin(2 pi freq_hz t + phase_rad[j]), t = k / fs,
+    in the unit of `amplitude` (m/s^2 at the lower back, m for the COP).
+    """
+    t = np.arange(n) / fs
+    damped = np.exp(-t / decay_s)[:, None]
+    wave = np.sin(2 * np.pi * freq_hz * t[:, None] + np.asarray(phase_rad)[None, :])
+    return np.asarray(damped * wave * np.asarray(amplitude)[None, :], dtype=np.float64)
+
+
 def edge_impact_spike(fs: float, peak_ms2: float, ring_hz: float, decay_s: float) -> FloatArray:
     """Board-edge impact ringing: peak * exp(-t/decay) sin(2 pi f t) (m/s^2), over 6 decays."""
     t = np.arange(round(6 * decay_s * fs) + 1) / fs
@@ -111,21 +151,72 @@ def moving_rms(x: FloatArray, fs: float, window_s: float = SETTLING_WINDOW_S) ->
     return np.asarray(np.sqrt((c[hi] - c[lo]) / (hi - lo)), dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class QuietBand:
+    """The settling band of one signal from a noise-only quiet stance (unit of the signal).
+
+    `threshold`: mean + k SD of the centred moving RMS of the quiet trace (about its mean);
+    `noise_rms`: its RMS (the root of the mean of the moving mean square). `band` is the
+    largest transient moving RMS r with sqrt(r^2 + noise_rms^2) <= threshold: what a landing's
+    transient may still add to the quiet sway before the moving RMS is expected above the
+    threshold.
+    """
+
+    threshold: float
+    noise_rms: float
+
+    @property
+    def band(self) -> float:
+        """sqrt(threshold^2 - noise_rms^2), 0 when the threshold is below the noise RMS."""
+        return math.sqrt(max(0.0, self.threshold**2 - self.noise_rms**2))
+
+
+def quiet_band(
+    quiet: FloatArray,
+    fs: float,
+    window_s: float = SETTLING_WINDOW_S,
+    k_sd: float = SETTLING_K_SD,
+) -> QuietBand:
+    """QuietBand of a noise-only quiet trace (n,) or (n, k) sampled at `fs` (Hz)."""
+    x = np.asarray(quiet, dtype=np.float64)
+    x = x - np.mean(x, axis=0)
+    e = moving_rms(x, fs, window_s)
+    threshold = float(np.mean(e) + k_sd * np.std(e, ddof=1))
+    return QuietBand(threshold, float(np.sqrt(np.mean(e**2))))
+
+
+def about_level(
+    transient: FloatArray,
+    fs: float,
+    span_s: float = SETTLING_SPAN_S,
+    level_s: float = SETTLING_LEVEL_S,
+) -> FloatArray:
+    """The first `span_s` of a transient (from impact) minus its mean over the last `level_s`."""
+    x = np.asarray(transient, dtype=np.float64)[: max(1, round(span_s * fs))]
+    n = max(1, min(x.shape[0], round(level_s * fs)))
+    return np.asarray(x - np.mean(x[-n:], axis=0), dtype=np.float64)
+
+
 def compute_settling_time(
-    noiseless: FloatArray, fs: float, band: float, window_s: float = SETTLING_WINDOW_S
+    noiseless: FloatArray,
+    fs: float,
+    band: float,
+    window_s: float = SETTLING_WINDOW_S,
+    min_excursion_s: float = SETTLING_MIN_EXCURSION_S,
 ) -> float | None:
     """True settling time (s from the first sample, the impact) of a noiseless transient.
 
-    Definition: e(t) = centred `window_s` moving RMS of the transient's norm (AP and ML
-    together); the settling time is the first sample time after which e stays <= `band` (the
-    RMS of the quiet-stance noise of the same signal) to the end. 0 if e never exceeds the
-    band; None if e still exceeds it at the last sample (not settled within the trace).
+    e(t) = centred `window_s` moving RMS of the transient's norm (AP and ML together); the
+    settling time is the end of the last excursion of e above `band` that either starts at the
+    first sample or lasts at least `min_excursion_s` (shorter later ones do not count). 0 if
+    no excursion counts; None if a counted one lasts to the last sample (not settled).
+    `band` is QuietBand.band of the same signal (see SETTLING_DEFINITION in sim.truth).
     """
-    e = moving_rms(noiseless, fs, window_s)
-    above = np.flatnonzero(e > band)
-    if above.size == 0:
+    above = moving_rms(noiseless, fs, window_s) > band
+    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    counted = (ends - starts >= min_excursion_s * fs) | (starts == 0)
+    if not np.any(counted):
         return 0.0
-    last = int(above[-1])
-    if last >= e.size - 1:
-        return None
-    return (last + 1) / fs
+    last = int(ends[counted][-1])
+    return None if last >= above.size else last / fs

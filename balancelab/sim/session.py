@@ -44,10 +44,14 @@ from balancelab.sim.body import (
     simulate_stance,
 )
 from balancelab.sim.events import (
+    QuietBand,
+    about_level,
     compute_settling_time,
     edge_impact_spike,
     half_sine,
     landing_profile,
+    landing_response,
+    quiet_band,
     touchdown_bump,
 )
 from balancelab.sim.scenarios import Scenario, TrialSpec, get_scenario
@@ -72,6 +76,8 @@ from balancelab.sim.truth import Touchdown as TouchdownTruth
 TRUTH_FS_HZ = 200.0
 STANCE_HALF_WIDTH_M = 0.1  # ankle to the mid-point between the feet (ML), bipedal stance
 BOARD_RELEASE_S = 0.3  # the unloaded board returns level over this time
+QUIET_REFERENCE_S = 120.0  # noise-only quiet stance per landing condition (settling bands)
+QUIET_WARMUP_S = 5.0  # dropped from its start (it starts from rest)
 
 
 @dataclass
@@ -87,6 +93,7 @@ class _Kinematics:
     phi_rate: FloatArray = field(init=False)
     phi_acc: FloatArray = field(init=False)
     vertical: FloatArray = field(init=False)
+    landing_acc: FloatArray = field(init=False)
     board_spike: FloatArray = field(init=False)
     stance_ml: FloatArray = field(init=False)
     support: NDArrayBool = field(init=False)
@@ -97,6 +104,7 @@ class _Kinematics:
         self.theta, self.omega, self.alpha, self.cop = (np.zeros(z2) for _ in range(4))
         self.phi, self.phi_rate, self.phi_acc = (np.zeros(z2) for _ in range(3))
         self.vertical = np.zeros(self.n)
+        self.landing_acc = np.zeros(z2)
         self.board_spike = np.zeros((self.n, 3))
         self.stance_ml = np.zeros(self.n)
         self.support = np.zeros(self.n, dtype=bool)
@@ -146,8 +154,14 @@ class _Simulator:
     ) -> None:
         self.sc, self.ath, self.board, self.foam, self.fs = scenario, athlete, board, foam, fs
         self.seed = seed
-        body_ss, event_ss, sensor_ss = np.random.SeedSequence(seed).spawn(3)
+        # Streams 4 and 5 (added last, so the first three are unchanged): the noise-only quiet
+        # stances that set the landings' settling bands, and the landing-response draws.
+        spawned = np.random.SeedSequence(seed).spawn(5)
+        body_ss, event_ss, sensor_ss, quiet_ss, landing_ss = spawned
         self.sensor_ss = sensor_ss
+        self.quiet_rng = np.random.default_rng(quiet_ss)
+        self.landing_rng = np.random.default_rng(landing_ss)
+        self.quiet_bands: dict[Condition, tuple[QuietBand, QuietBand]] = {}
         self.erng = np.random.default_rng(event_ss)
         self.n = round(scenario.duration_s * fs)
         self.noise = unit_noise(np.random.default_rng(body_ss), self.n, fs, athlete)
@@ -248,6 +262,23 @@ class _Simulator:
         sway_max = np.array([a.landing_sway_ap_rad, a.landing_sway_ml_rad])
         tilt = signs[:2] * self.erng.uniform(0.5, 1.0, 2) * sway_max * weak
         rate = signs[2:] * self.erng.uniform(0.0, 1.0, 2) * a.landing_rate_rad_s * weak
+        decay = a.landing_decay_s * (
+            a.weak_side_landing_decay_factor if spec.side is a.weaker_side else 1.0
+        )
+        size = self.landing_rng.uniform(0.6, 1.0, 2) * np.array([1.0, a.landing_ml_ratio])
+        phase = self.landing_rng.uniform(0.0, 2 * np.pi, 2)
+        n_land = i1 - i_imp
+        resp_acc, resp_cop = (
+            landing_response(
+                self.fs,
+                n_land,
+                amplitude=(float(size[0] * peak), float(size[1] * peak)),
+                phase_rad=(float(phase[0]), float(phase[1])),
+                freq_hz=a.landing_freq_hz,
+                decay_s=decay,
+            )
+            for peak in (a.landing_acc_ms2, a.landing_cop_m)
+        )
         durations = self.durations()
         start = replace(
             self.state,
@@ -264,32 +295,83 @@ class _Simulator:
         self.state = after
         self.k.stance_ml[i0:i_imp] = 0.0
         self.k.store(i_imp, noisy)
+        self.k.cop[i_imp:i1] += resp_cop
+        self.k.landing_acc[i_imp:i1] = resp_acc
         vert = self.k.vertical[i_imp:i1]
-        acc_noisy = self.body_specific_force(noisy.theta, noisy.omega, noisy.alpha, vert)
-        acc_clean = self.body_specific_force(quiet.theta, quiet.omega, quiet.alpha, vert)
-        band_acc = _rms_norm(acc_noisy[:, :2] - acc_clean[:, :2])
-        band_cop = _rms_norm(noisy.cop - quiet.cop)
+        acc_clean = self.body_specific_force(
+            quiet.theta, quiet.omega, quiet.alpha, vert, translation=resp_acc
+        )
+        cop_clean = quiet.cop + resp_cop
+        ref_acc, ref_cop = self.quiet_band(cond)
+        band_acc, band_cop = ref_acc.band, ref_cop.band
         return Landing(
             impact_s=i_imp / self.fs,
             touchdown_speed_m_s=prof.touchdown_speed_m_s,
             peak_g=prof.peak_g,
             initial_tilt_rad=(float(tilt[0]), float(tilt[1])),
             initial_rate_rad_s=(float(rate[0]), float(rate[1])),
-            settling_time_s=compute_settling_time(acc_clean[:, :2], self.fs, band_acc),
-            settling_time_cop_s=compute_settling_time(quiet.cop, self.fs, band_cop),
+            settling_time_s=compute_settling_time(
+                about_level(acc_clean[:, :2], self.fs), self.fs, band_acc
+            ),
+            settling_time_cop_s=compute_settling_time(
+                about_level(cop_clean, self.fs), self.fs, band_cop
+            ),
             band_acc_ms2=band_acc,
             band_cop_m=band_cop,
+            threshold_acc_ms2=ref_acc.threshold,
+            threshold_cop_m=ref_cop.threshold,
+            quiet_rms_acc_ms2=ref_acc.noise_rms,
+            quiet_rms_cop_m=ref_cop.noise_rms,
             fs_hz=self.fs,
             noiseless_acc_ms2=acc_clean[:, :2],
-            noiseless_cop_m=quiet.cop,
+            noiseless_cop_m=cop_clean,
         )
 
+    def quiet_band(self, cond: Condition) -> tuple[QuietBand, QuietBand]:
+        """Settling bands (lower-back horizontal specific force, COP) of a stance condition.
+
+        From QUIET_REFERENCE_S of noise-only quiet stance in that condition (same athlete, side,
+        surface, vision; no landing transient), after QUIET_WARMUP_S from rest; cached per
+        condition, drawn from its own random stream.
+        """
+        if cond not in self.quiet_bands:
+            n = round((QUIET_WARMUP_S + QUIET_REFERENCE_S) * self.fs)
+            scale = np.array([cond.ap.noise_rms_nm, cond.ml.noise_rms_nm])
+            torque = unit_noise(self.quiet_rng, n, self.fs, self.ath) * scale
+            r = simulate_stance(
+                self.ath,
+                condition=cond,
+                support=Support.for_condition(self.ath, cond.single_leg),
+                noise_nm=torque,
+                fs=self.fs,
+                state=StanceState(),
+                forced_support=np.zeros(n, dtype=bool),
+                touchdown_durations_s=[self.ath.touchdown_max_s] * 20,
+            )
+            k = round(QUIET_WARMUP_S * self.fs)
+            acc = self.body_specific_force(r.theta[k:], r.omega[k:], r.alpha[k:], np.zeros(n - k))
+            self.quiet_bands[cond] = (
+                quiet_band(acc[:, :2], self.fs),
+                quiet_band(r.cop[k:], self.fs),
+            )
+        return self.quiet_bands[cond]
+
     def body_specific_force(
-        self, theta: FloatArray, omega: FloatArray, alpha: FloatArray, vertical: FloatArray
+        self,
+        theta: FloatArray,
+        omega: FloatArray,
+        alpha: FloatArray,
+        vertical: FloatArray,
+        translation: FloatArray | None = None,
     ) -> FloatArray:
         """Segment-frame specific force (m/s^2) at the lower-back height."""
         f, _ = segment_signals(
-            self.h_lowback, theta=theta, omega=omega, alpha=alpha, vertical=vertical
+            self.h_lowback,
+            theta=theta,
+            omega=omega,
+            alpha=alpha,
+            vertical=vertical,
+            translation=translation,
         )
         return f
 
@@ -353,10 +435,6 @@ class _Simulator:
 def _stance_offset(side: Side) -> float:
     """ML position of the stance ankle from the mid-point between the feet (m, left +)."""
     return {Side.LEFT: STANCE_HALF_WIDTH_M, Side.RIGHT: -STANCE_HALF_WIDTH_M}.get(side, 0.0)
-
-
-def _rms_norm(x: FloatArray) -> float:
-    return float(np.sqrt(np.mean(np.sum(x**2, axis=1)))) if x.size else 0.0
 
 
 def _runs(mask: np.ndarray[tuple[int, ...], np.dtype[np.bool_]]) -> list[tuple[int, int]]:
@@ -436,7 +514,14 @@ def _sample_imu(
         tilt = k.phi
     else:
         h = spec.height_ratio * sim.ath.height_m
-        f, w = segment_signals(h, theta=k.theta, omega=k.omega, alpha=k.alpha, vertical=k.vertical)
+        f, w = segment_signals(
+            h,
+            theta=k.theta,
+            omega=k.omega,
+            alpha=k.alpha,
+            vertical=k.vertical,
+            translation=k.landing_acc,
+        )
         tilt = k.theta
     out = apply_imu_errors(spec, errors, _interp(true, fs, f), _interp(true, fs, w), rng)
     lost_runs = tuple((s, e - s) for s, e in _runs(out.lost))

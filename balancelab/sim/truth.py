@@ -17,13 +17,21 @@ from balancelab.sim.board import BoardParams
 from balancelab.sim.sensors import ImuErrors
 
 SETTLING_DEFINITION = (
-    "Noiseless transient: the same landing (initial sway state, impact, controller) with the "
-    "motor-noise torque set to zero. Envelope: centred 0.5-s moving RMS of its norm over AP "
-    "and ML. Band: RMS of the noise-only part (simulated minus noiseless) of the same signal "
-    "from impact to trial end. Settling time: first time after impact from which the envelope "
-    "stays within the band until the trial ends; null if it never does. Computed for the "
-    "lower-back horizontal specific force in the segment frame (what a lower-back IMU sees "
-    "after tilt correction) and for the COP."
+    "The quantity the default TTS method (science/METRICS.md: 0.5-s moving RMS below mean + "
+    "3 SD of a quiet reference's moving RMS until the window ends) estimates, computed without "
+    "noise. Noiseless transient: the same landing (initial sway state, impact, segmental "
+    "landing response, controller) with the motor-noise torque set to zero, taken over the "
+    "first 10 s from impact about its mean over that span's last 3 s. Quiet reference: 120 s "
+    "of noise-only quiet stance in the landing's condition (same athlete, side, surface, "
+    "vision), simulated from rest (first 5 s dropped) on its own random stream; its centred "
+    "0.5-s moving RMS (about its mean) gives threshold = mean + 3 SD and quiet_rms = root of "
+    "the mean moving mean square. Band = sqrt(threshold^2 - quiet_rms^2): the expected moving "
+    "RMS of transient plus quiet noise, sqrt(e^2 + quiet_rms^2), is at the threshold when the "
+    "transient's own moving RMS e equals it. Settling time: end of the last excursion of e "
+    "(centred 0.5-s moving RMS of the noiseless transient's AP-ML norm) above the band; null "
+    "if it lasts to the trial end. Computed for the lower-back horizontal specific force in "
+    "the segment frame (what a lower-back IMU sees after static tilt correction) and for the "
+    "COP."
 )
 
 
@@ -52,8 +60,9 @@ class Landing:
 
     impact_s: first contact (session clock); peak_g: vertical accelerometer peak intended (g);
     initial_tilt_rad / initial_rate_rad_s: (AP, ML) sway state at impact; settling times in s
-    from impact (None: not settled by the trial end); bands: the quiet-noise RMS used.
-    noiseless_*: the noiseless transients from impact, at `fs_hz`, (n, 2) (AP, ML).
+    from impact (None: not settled by the trial end); see SETTLING_DEFINITION for the bands,
+    thresholds (mean + 3 SD of the quiet moving RMS) and quiet RMS of each signal.
+    noiseless_*: the noiseless transients from impact to trial end, at `fs_hz`, (n, 2) (AP, ML).
     """
 
     impact_s: float
@@ -65,6 +74,10 @@ class Landing:
     settling_time_cop_s: float | None
     band_acc_ms2: float
     band_cop_m: float
+    threshold_acc_ms2: float
+    threshold_cop_m: float
+    quiet_rms_acc_ms2: float
+    quiet_rms_cop_m: float
     fs_hz: float
     noiseless_acc_ms2: FloatArray
     noiseless_cop_m: FloatArray
@@ -211,6 +224,10 @@ def _trial_json(t: TrialTruth) -> dict[str, Any]:
             "settling_time_cop_s": ld.settling_time_cop_s,
             "band_acc_ms2": ld.band_acc_ms2,
             "band_cop_m": ld.band_cop_m,
+            "threshold_acc_ms2": ld.threshold_acc_ms2,
+            "threshold_cop_m": ld.threshold_cop_m,
+            "quiet_rms_acc_ms2": ld.quiet_rms_acc_ms2,
+            "quiet_rms_cop_m": ld.quiet_rms_cop_m,
         }
     return d
 

@@ -62,6 +62,13 @@ def test_settled_from_rules() -> None:
     assert settled_from(np.array([3.0, 2.0, 0.5, 0.4]), 1.0, 10.0) == pytest.approx(0.2)
     assert settled_from(np.array([0.5, 0.4]), 1.0, 10.0) == 0.0
     assert settled_from(np.array([0.5, 2.0]), 1.0, 10.0) is None
+    # min_excursion_s: later excursions shorter than it do not count; the first one always does.
+    envelope = np.array([3.0, 2.0, 0.5, 1.5, 0.5, 1.5, 1.5, 1.5, 0.5, 0.4])
+    assert settled_from(envelope, 1.0, 10.0) == pytest.approx(0.8)
+    assert settled_from(envelope, 1.0, 10.0, min_excursion_s=0.2) == pytest.approx(0.8)
+    assert settled_from(envelope, 1.0, 10.0, min_excursion_s=0.35) == pytest.approx(0.2)
+    assert settled_from(np.array([2.0, 0.5, 0.5]), 1.0, 10.0, min_excursion_s=1.0) == 0.1
+    assert settled_from(np.array([0.5, 0.5, 2.0]), 1.0, 10.0, min_excursion_s=1.0) == 0.0
 
 
 @pytest.mark.parametrize("tau_s", [0.3, 0.6, 1.0])
