@@ -14,6 +14,8 @@ from pathlib import Path
 import platformdirs
 
 from balancelab import __version__
+from balancelab.cli_ble import add_scan_command
+from balancelab.cli_stream import add_stream_command
 from balancelab.engine.analyze import analyze_path
 from balancelab.engine.examples import build_example_dataset
 from balancelab.engine.jobs import import_to_dataset, open_or_create, simulate_to_dataset
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_examples(commands)
     _add_analyze(commands)
     _add_demo(commands)
+    add_stream_command(commands)
+    add_scan_command(commands)
     return parser
 
 

@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m benchmarks`."""
 
-from benchmarks import bench_analysis, bench_foundation
+from benchmarks import bench_analysis, bench_ble, bench_foundation
 
 bench_foundation.main()
 bench_analysis.main()
+bench_ble.main()

@@ -1,0 +1,443 @@
+"""Live streaming into the dataset: the engine loop thread, a running stream's handle, the job.
+
+One asyncio loop runs on its own thread (`EngineLoop`; every bleak object lives there). A
+stream is started on it with `start_stream`, which returns a `StreamHandle`: commands go in from
+any thread (`stop`, `add_trial`), samples can be pulled as ring-buffer snapshots, and events
+come out to one callback, called on the loop thread (it must not block: the GUI re-emits them
+as queued signals, the CLI prints). Events are the source's `SourceEvent`s and, once a second,
+a `StreamProgress`. `stream_to_dataset` is the whole job for the CLI: stream for N seconds (or
+until the source ends or Ctrl-C), record, return a `StreamResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.model import FloatArray, Trial
+from balancelab.sensors.base import SampleBatch, Source, SourceEvent, SourceState, SourceStats
+from balancelab.sensors.phyphox_live import DEFAULT_PORT, PhyphoxSource
+from balancelab.sensors.recorder import Recorder
+from balancelab.sensors.replay import ReplaySource
+from balancelab.sensors.ring import RingBuffer
+from balancelab.sensors.simulated import SimulatedSource
+
+T = TypeVar("T")
+PROGRESS_EVERY_S = 1.0
+RING_SECONDS = 30.0
+STOP_GRACE_S = 10.0
+"""How long a stopped source may take to end before it is cancelled."""
+DEVICE_FORMS = (
+    "sim (the simulated athlete; --scenario), sim:SCENARIO, replay:PATH (a recorded session"
+    " folder or *_motion.tsv), phyphox://HOST[:PORT] (a phone with phyphox remote access on),"
+    " a Bluetooth address (AA:BB:CC:DD:EE:FF or a macOS UUID) or ble:NAME"
+)
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    """One stream so far: samples received and known lost, its effective rate (Hz)."""
+
+    tracksys: str
+    samples: int
+    lost: int
+    rate_hz: float
+
+    @property
+    def loss_fraction(self) -> float:
+        total = self.samples + self.lost
+        return self.lost / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """Sent once a second: the source's state and figures, `elapsed_s` host seconds in."""
+
+    source: str
+    state: SourceState
+    elapsed_s: float
+    streams: tuple[StreamFigures, ...]
+    median_latency_s: float | None
+    rejected: int
+
+
+StreamEvent = SourceEvent | StreamProgress
+EventCallback = Callable[[StreamEvent], None]
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """What a finished stream left: the session folder (None if no sample came) and figures."""
+
+    session_dir: Path | None
+    source: str
+    final_state: SourceState
+    reason: str
+    elapsed_s: float
+    streams: tuple[StreamFigures, ...]
+    stats: SourceStats
+    samples_written: dict[str, int]
+    rows_dropped: dict[str, int]
+    error: BalancelabError | None = None
+    interrupted: bool = False
+    events: tuple[SourceEvent, ...] = field(default=())
+
+
+class EngineLoop:
+    """An asyncio loop on its own daemon thread; submit coroutines from any thread."""
+
+    def __init__(self, name: str = "balancelab-engine") -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._started = False
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    def start(self) -> EngineLoop:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return self
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the loop; thread-safe."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        """Call `fn(*args)` on the loop thread; thread-safe."""
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Cancel what still runs, stop the loop and join its thread."""
+        if self._loop.is_closed():
+            return
+        if self._started and self._thread.is_alive():
+            with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+                self.submit(_cancel_others()).result(timeout_s)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def __enter__(self) -> EngineLoop:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _cancel_others() -> None:
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_default_executor()
+
+
+class _Tap:
+    """The sink a source streams into: recorder, per-stream figures, rings, trials, events."""
+
+    def __init__(
+        self,
+        source: Source,
+        recorder: Recorder,
+        on_event: EventCallback | None,
+        trials: Sequence[Trial],
+    ) -> None:
+        self.source = source
+        self.recorder = recorder
+        self.on_event_cb = on_event
+        self.per_stream: dict[str, SourceStats] = {}
+        self.rings: dict[str, RingBuffer] = {}
+        self._widths: dict[str, int] = {}
+        self.events: list[SourceEvent] = []
+        self.reason = ""
+        self._trials = sorted(trials, key=lambda t: t.end_s)
+        self._lock = threading.Lock()
+
+    def on_event(self, event: SourceEvent) -> None:
+        self.events.append(event)
+        self.reason = event.reason
+        if event.state is SourceState.STREAMING:
+            self._make_rings()
+        self.recorder.on_event(event)
+        self._emit(event)
+
+    def on_samples(self, batch: SampleBatch) -> None:
+        self.recorder.on_samples(batch)
+        self.per_stream.setdefault(batch.tracksys, SourceStats()).add_batch(batch)
+        ring = self.rings.get(batch.tracksys)
+        if ring is not None and batch.values.shape[1:] == (self._widths[batch.tracksys],):
+            ring.append(batch.time_s, batch.values)
+        while self._trials and float(batch.time_s[-1]) >= self._trials[0].end_s:
+            self.recorder.add_trial(self._trials.pop(0))
+
+    def _make_rings(self) -> None:
+        with self._lock:
+            for spec in self.source.streams():
+                if spec.tracksys not in self.rings:
+                    size = max(int(spec.nominal_fs_hz * RING_SECONDS), 1)
+                    self.rings[spec.tracksys] = RingBuffer(size, len(spec.channels))
+                    self._widths[spec.tracksys] = len(spec.channels)
+
+    def _emit(self, event: StreamEvent) -> None:
+        if self.on_event_cb is not None:
+            self.on_event_cb(event)
+
+    def figures(self) -> tuple[StreamFigures, ...]:
+        return tuple(
+            StreamFigures(name, s.samples_received, s.samples_lost, s.effective_rate_hz)
+            for name, s in sorted(self.per_stream.items())
+        )
+
+    def progress(self, elapsed_s: float) -> StreamProgress:
+        stats = self.source.stats
+        return StreamProgress(
+            self.source.name,
+            self.source.state,
+            elapsed_s,
+            self.figures(),
+            stats.median_latency_s,
+            sum(stats.packets_rejected.values()),
+        )
+
+
+class StreamHandle:
+    """A stream running on an `EngineLoop`: thread-safe commands, snapshots, the result."""
+
+    def __init__(
+        self,
+        engine: EngineLoop,
+        source: Source,
+        tap: _Tap,
+        future: concurrent.futures.Future[StreamResult],
+    ) -> None:
+        self._engine = engine
+        self.source = source
+        self._tap = tap
+        self._future = future
+
+    def stop(self) -> None:
+        """Ask the source to end; the recording is closed and kept."""
+        self.source.stop()
+
+    def add_trial(self, trial: Trial) -> None:
+        """Record a trial in the session (events.tsv)."""
+        self._engine.call_soon(self._tap.recorder.add_trial, trial)
+
+    def snapshot(self, tracksys: str) -> tuple[FloatArray, FloatArray] | None:
+        """The newest ~30 s of one stream (time_s, values), or None if it has not started."""
+        with self._tap._lock:
+            ring = self._tap.rings.get(tracksys)
+        return None if ring is None else ring.snapshot()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout_s: float | None = None) -> StreamResult:
+        """Wait for the end (KeyboardInterrupt passes through to the caller)."""
+        return self._future.result(timeout_s)
+
+
+def start_stream(
+    engine: EngineLoop,
+    source: Source,
+    dataset_root: Path | str,
+    *,
+    seconds: float | None = None,
+    on_event: EventCallback | None = None,
+    athlete: str = "anon",
+    task: str | None = None,
+) -> StreamHandle:
+    """Start recording `source` on `engine`; returns at once with the handle."""
+    recorder = _make_recorder(source, dataset_root, athlete, task)
+    tap = _Tap(source, recorder, on_event, _scripted_trials(source))
+    future = engine.submit(_record(tap, seconds))
+    return StreamHandle(engine, source, tap, future)
+
+
+def stream_to_dataset(
+    source: Source,
+    dataset_root: Path | str,
+    seconds: float | None = None,
+    on_event: EventCallback | None = None,
+    *,
+    athlete: str = "anon",
+    task: str | None = None,
+) -> StreamResult:
+    """Record `source` for `seconds` (None: until it ends); Ctrl-C stops it and keeps the data."""
+    with EngineLoop() as engine:
+        handle = start_stream(
+            engine, source, dataset_root, seconds=seconds, on_event=on_event,
+            athlete=athlete, task=task,
+        )  # fmt: skip
+        try:
+            return handle.result()
+        except KeyboardInterrupt:
+            handle.stop()
+            return replace(handle.result(), interrupted=True)
+
+
+async def record_stream(
+    source: Source,
+    dataset_root: Path | str,
+    *,
+    seconds: float | None = None,
+    on_event: EventCallback | None = None,
+    athlete: str = "anon",
+    task: str | None = None,
+) -> StreamResult:
+    """`stream_to_dataset` on the running loop (for tests and callers already in asyncio)."""
+    recorder = _make_recorder(source, dataset_root, athlete, task)
+    return await _record(_Tap(source, recorder, on_event, _scripted_trials(source)), seconds)
+
+
+def _make_recorder(
+    source: Source, dataset_root: Path | str, athlete: str, task: str | None
+) -> Recorder:
+    chosen = task or str(getattr(source, "default_task", "live"))
+    return Recorder(
+        dataset_root,
+        streams=source.streams,
+        athlete=athlete,
+        task=chosen,
+        on_error=lambda error: source.stop(),
+    )
+
+
+def _scripted_trials(source: Source) -> tuple[Trial, ...]:
+    trials = getattr(source, "scripted_trials", ())
+    return tuple(t for t in trials if isinstance(t, Trial))
+
+
+async def _record(tap: _Tap, seconds: float | None) -> StreamResult:
+    source, recorder = tap.source, tap.recorder
+    loop = asyncio.get_running_loop()
+    started_s = loop.time()
+    await recorder.start()
+    run = asyncio.create_task(source.run(tap))
+    reporter = asyncio.create_task(_report(tap, started_s))
+    try:
+        await asyncio.wait({run}, timeout=seconds)
+    finally:
+        if not run.done():
+            source.stop()
+            await _end(run)
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
+        session_dir = await recorder.close()
+    if not run.cancelled():
+        run.result()  # a bug in a source surfaces here
+    elapsed_s = loop.time() - started_s
+    tap._emit(tap.progress(elapsed_s))
+    return StreamResult(
+        session_dir=session_dir,
+        source=source.name,
+        final_state=source.state,
+        reason=tap.reason,
+        elapsed_s=elapsed_s,
+        streams=tap.figures(),
+        stats=source.stats,
+        samples_written=recorder.samples_written,
+        rows_dropped=dict(recorder.rows_dropped),
+        error=recorder.error,
+        events=tuple(tap.events),
+    )
+
+
+async def _end(run: asyncio.Task[None]) -> None:
+    """Wait for a stopped source's run; cancel it after STOP_GRACE_S."""
+    done, _ = await asyncio.wait({run}, timeout=STOP_GRACE_S)
+    if not done:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+
+
+async def _report(tap: _Tap, started_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        tap._emit(tap.progress(loop.time() - started_s))
+
+
+def open_source(
+    spec: str, *, scenario: str = "demo_session", seed: int = 0, speed: float = 1.0
+) -> Source:
+    """The source a DEVICE text names (see DEVICE_FORMS); InvalidArgumentError with advice."""
+    text = spec.strip()
+    if text == "sim" or text.startswith("sim:"):
+        return SimulatedSource(text.removeprefix("sim").lstrip(":") or scenario, seed=seed,
+                               speed=speed)  # fmt: skip
+    if text.startswith("replay:"):
+        return _open_replay(text.removeprefix("replay:"), speed)
+    if text.startswith("phyphox://"):
+        return _open_phyphox(text)
+    if text.startswith("ble:") or _is_ble_address(text):
+        return _open_ble(text.removeprefix("ble:"))
+    raise InvalidArgumentError(
+        f"DEVICE {spec!r} is not a source balancelab knows",
+        advice=f"Give one of: {DEVICE_FORMS}.",
+    )
+
+
+def _open_replay(path_text: str, speed: float) -> Source:
+    path = Path(path_text).expanduser()
+    if not path_text or not path.exists():
+        raise InvalidArgumentError(
+            f"replay: {path_text!r} does not exist",
+            advice="Give a session folder (sub-X/ses-Y) or a *_motion.tsv after 'replay:'.",
+        )
+    source = ReplaySource(path, speed=speed)
+    _ = source.session  # read now: a broken recording is reported before streaming starts
+    return source
+
+
+def _open_phyphox(text: str) -> Source:
+    advice = "Write phyphox://HOST or phyphox://HOST:PORT, as the phone shows under remote access."
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{text!r}: {exc}", advice=advice) from None
+    if not host or parts.path not in ("", "/") or parts.query:
+        raise InvalidArgumentError(f"{text!r} does not name a host", advice=advice)
+    return PhyphoxSource(host, port or DEFAULT_PORT)
+
+
+def _is_ble_address(text: str) -> bool:
+    parts = text.split(":")
+    is_mac = len(parts) == 6 and all(len(p) == 2 and _is_hex(p) for p in parts)
+    groups = text.split("-")
+    is_uuid = [len(g) for g in groups] == [8, 4, 4, 4, 12] and all(_is_hex(g) for g in groups)
+    return is_mac or is_uuid
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _open_ble(target: str) -> Source:
+    try:
+        module = importlib.import_module("balancelab.sensors.ble")
+    except ImportError as exc:
+        raise InvalidArgumentError(
+            f"Bluetooth sensors are not available in this installation ({exc})",
+            advice="Install balancelab with its Bluetooth support (bleak), or use sim,"
+            " replay:PATH or phyphox://HOST.",
+        ) from None
+    source: Source = module.BleSource(target)
+    return source

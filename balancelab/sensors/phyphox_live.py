@@ -1,0 +1,432 @@
+"""A phone running phyphox with "remote access" on: live accelerometer and gyroscope over HTTP.
+
+The documented interface (shared/devices/ble-research.md §3e): `/config` names the experiment's
+buffers, `/control?cmd=clear|start|stop` runs it, and `/get?acc_time=<t>&accX=<t>%7Cacc_time…`
+returns only the values after the last time we have. Requests are serialised (the phone's
+server is single-threaded). Experiment time is mapped to the session clock by the lower
+envelope of arrival times (`devices.timing.ClockMapper`). Every failure (timeout, refused
+connection, HTTP error, garbage JSON) is counted as a rejection and becomes `reconnecting`, then
+`lost` after `lost_after_s` without an answer; silence while answering becomes `stalled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import numpy as np
+
+from balancelab.devices.common import DecodeError
+from balancelab.devices.phyphox import (
+    ACC_BUFFERS,
+    ACC_TIME,
+    GYR_BUFFERS,
+    GYR_TIME,
+    GetResponse,
+    PhyphoxConfig,
+    control_query,
+    incremental_query,
+    parse_config,
+    parse_control,
+    parse_get,
+)
+from balancelab.devices.timing import ClockMapper
+from balancelab.formats.bids_writer import StreamSpec
+from balancelab.model import Channel, ChannelType, DeviceInfo, FloatArray
+from balancelab.sensors.base import (
+    Clock,
+    SampleBatch,
+    SourceSink,
+    SourceState,
+    SourceStats,
+    monotonic_clock,
+)
+from balancelab.sensors.http_client import HttpError, http_get
+from balancelab.sensors.watchdog import SourceLifecycle, StopSignal
+
+DEFAULT_PORT = 8080
+WARMUP_S = 1.0
+"""How long to collect samples before fixing the streams and their nominal rates."""
+
+
+@dataclass(frozen=True)
+class PhoneStream:
+    """One phone sensor in the experiment: its time buffer and x/y/z value buffers."""
+
+    key: str
+    time_buffer: str
+    axes: tuple[str, ...]
+    channel_type: ChannelType
+
+
+DEFAULT_STREAMS = (
+    PhoneStream("acc", ACC_TIME, ACC_BUFFERS, ChannelType.ACCEL),
+    PhoneStream("gyr", GYR_TIME, GYR_BUFFERS, ChannelType.GYRO),
+)
+
+
+def streams_of_config(config: PhyphoxConfig) -> tuple[PhoneStream, ...]:
+    """The built-in accelerometer/gyroscope buffers the loaded experiment has.
+
+    Acceleration without g (`linear_acceleration`) uses the same buffer names; it is refused.
+    """
+    with_g = "accelerometer" in config.input_sources
+    without_g_only = "linear_acceleration" in config.input_sources and not with_g
+    return tuple(
+        s
+        for s in DEFAULT_STREAMS
+        if config.has_buffers((s.time_buffer, *s.axes)) and not (s.key == "acc" and without_g_only)
+    )
+
+
+def build_get_target(streams: Sequence[PhoneStream], thresholds: Mapping[str, float | None]) -> str:
+    """One `/get` for every stream: values newer than its last time (`full` before any)."""
+    queries = [incremental_query(s.time_buffer, s.axes, thresholds.get(s.key)) for s in streams]
+    return "/get?" + "&".join(q.removeprefix("/get?") for q in queries)
+
+
+def _measuring(reply: GetResponse) -> bool:
+    return reply.status is None or reply.status.measuring
+
+
+@dataclass
+class _StreamState:
+    """What has arrived of one stream: its last experiment and session times, its batches."""
+
+    stream: PhoneStream
+    tracksys: str
+    last_exp_s: float | None = None
+    last_mapped_s: float = -math.inf
+    warmup_times: list[float] | None = None
+    spec: StreamSpec | None = None
+
+
+class PhyphoxSource:
+    """Live samples from phyphox remote access at `http://host:port`."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = DEFAULT_PORT,
+        *,
+        tracked_point: str = "sternum",
+        poll_interval_s: float = 0.1,
+        request_timeout_s: float = 2.0,
+        stall_after_s: float = 1.5,
+        lost_after_s: float = 10.0,
+        start_measurement: bool = True,
+        warmup_s: float = WARMUP_S,
+        clock: Clock = monotonic_clock,
+    ) -> None:
+        self.host, self.port = host, port
+        self.name = f"phyphox://{host}:{port}"
+        self.tracked_point = tracked_point
+        self.poll_interval_s = poll_interval_s
+        self.request_timeout_s = request_timeout_s
+        self.lost_after_s = lost_after_s
+        self.start_measurement = start_measurement
+        self.warmup_s = warmup_s
+        self.default_task = "live"
+        self.clock_mapper = ClockMapper()
+        self._life = SourceLifecycle(self.name, clock=clock, stall_after_s=stall_after_s)
+        self.stats: SourceStats = self._life.stats
+        self._stop = StopSignal()
+        self._states: dict[str, _StreamState] = {}
+        self._started_it = False
+        self._session_id: str | None = None
+        self._last_answer_s = 0.0
+        self._connected_s = 0.0
+        self._failures = 0
+        self._pending: list[tuple[SampleBatch, float]] = []
+
+    # The Source protocol -------------------------------------------------------------------
+
+    @property
+    def state(self) -> SourceState:
+        return self._life.state
+
+    @property
+    def onset_s(self) -> float:
+        """Host time (s) at which the session clock read 0."""
+        return self._life.onset_s
+
+    def streams(self) -> Sequence[StreamSpec]:
+        return [s.spec for s in self._states.values() if s.spec is not None]
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, sink: SourceSink) -> None:
+        self._stop.bind()
+        life = self._life
+        life.begin(sink)
+        self._last_answer_s = life.clock()
+        life.set_state(SourceState.CONNECTING, f"asking {self.name} for its experiment")
+        watchdog = asyncio.create_task(life.watch())
+        try:
+            if await self._connect():
+                await self._poll_until_stopped()
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            if self._started_it:
+                await self._control("stop", timeout_s=min(self.request_timeout_s, 1.0))
+        life.set_state(SourceState.STOPPED, "stopped on request")
+
+    # Connecting ----------------------------------------------------------------------------
+
+    async def _request(self, target: str, *, timeout_s: float | None = None) -> bytes | None:
+        """The body, or None after counting the failure (and maybe declaring the loss)."""
+        try:
+            body = await http_get(
+                self.host, self.port, target, timeout_s=timeout_s or self.request_timeout_s
+            )
+        except HttpError as failure:
+            self._count_failure(failure.reason, failure.detail)
+            return None
+        self._answered()
+        return body
+
+    def _count_failure(self, reason: str, detail: str) -> None:
+        life = self._life
+        life.stats.reject(reason)
+        self._failures += 1
+        silent_s = life.clock() - self._last_answer_s
+        if silent_s > self.lost_after_s:
+            life.set_state(
+                SourceState.LOST,
+                f"{self.name} gave no usable answer for {silent_s:.1f} s ({detail}); is the"
+                " phone awake, on the same network, with remote access on?",
+            )
+        elif self._failures >= 2 and life.state is not SourceState.CONNECTING:
+            life.set_state(SourceState.RECONNECTING, detail)
+
+    def _answered(self) -> None:
+        self._failures = 0
+        self._last_answer_s = self._life.clock()
+
+    async def _connect(self) -> bool:
+        """Read the experiment's buffers and start it; False if lost or stopped meanwhile."""
+        streams: tuple[PhoneStream, ...] | None = None
+        while streams is None:
+            streams = await self._read_config()
+            if streams is None and await self._wait_retry():
+                return False
+        for stream in streams:
+            tracksys = "phone" + stream.key
+            self._states[stream.key] = _StreamState(stream, tracksys, warmup_times=[])
+        return await self._start()
+
+    async def _read_config(self) -> tuple[PhoneStream, ...] | None:
+        try:
+            body = await http_get(self.host, self.port, "/config", timeout_s=self.request_timeout_s)
+        except HttpError as failure:
+            if failure.reason.startswith("http_4"):  # before phyphox 1.1.6: no /config
+                self._answered()
+                return DEFAULT_STREAMS
+            self._count_failure(failure.reason, failure.detail)
+            return None
+        self._answered()
+        try:
+            streams = streams_of_config(parse_config(body))
+        except DecodeError as error:
+            self._life.stats.reject(error.reason)
+            return DEFAULT_STREAMS
+        if not streams:
+            self._life.set_state(
+                SourceState.LOST,
+                "the experiment open in phyphox has no accelerometer (with g) or gyroscope;"
+                " open 'Acceleration (with g)' or 'Gyroscope' (or your own experiment with both)",
+            )
+        return streams
+
+    async def _start(self) -> bool:
+        self._connected_s = self._life.clock()
+        reply = None
+        while reply is None:
+            last_values = "&".join(quote(s.time_buffer, safe="") for s in self._stream_list())
+            body = await self._request(f"/get?{last_values}")
+            reply = self._parse(body) if body is not None else None
+            if reply is None and await self._wait_retry():
+                return False
+        if _measuring(reply) or not self.start_measurement:
+            return True
+        for command in ("clear", "start"):
+            if not await self._control(command):
+                if not self._life.finished:
+                    self._life.set_state(
+                        SourceState.LOST,
+                        f"phyphox refused '{command}' (e.g. a Bluetooth sensor the experiment"
+                        " needs is not connected); start it on the phone",
+                    )
+                return False
+        self._started_it = True
+        return True
+
+    async def _control(self, command: str, *, timeout_s: float | None = None) -> bool:
+        body = await self._request(control_query(command), timeout_s=timeout_s)
+        if body is None:
+            return False
+        try:
+            return parse_control(body)
+        except DecodeError as error:
+            self._life.stats.reject(error.reason)
+            return False
+
+    async def _wait_retry(self) -> bool:
+        """Back off after a failure; True if the source should end (lost or stop requested)."""
+        delay_s = min(self.poll_interval_s * 2 ** min(self._failures, 5), 1.0)
+        return self._life.finished or await self._stop.sleep(delay_s)
+
+    def _stream_list(self) -> list[PhoneStream]:
+        return [s.stream for s in self._states.values()]
+
+    # Polling -------------------------------------------------------------------------------
+
+    async def _poll_until_stopped(self) -> None:
+        while True:
+            await self._poll_once()
+            if self._life.finished:
+                return
+            if await self._pause():
+                break
+        if not self._life.finished:
+            await self._poll_once()  # the samples measured since the last poll
+            self._finish_warmup(self._life.session_time_s(), force=True)
+
+    async def _pause(self) -> bool:
+        """Wait for the next poll; True if the stop was requested or the source is lost."""
+        if self._failures:
+            return await self._wait_retry()
+        return await self._stop.sleep(self.poll_interval_s)
+
+    async def _poll_once(self) -> None:
+        thresholds = {key: s.last_exp_s for key, s in self._states.items()}
+        body = await self._request(build_get_target(self._stream_list(), thresholds))
+        reply = self._parse(body) if body is not None else None
+        if reply is None:
+            return
+        arrival_s = self._life.session_time_s()
+        life = self._life
+        life.stats.packets_received += 1
+        if life.state is SourceState.RECONNECTING:
+            life.set_state(SourceState.STREAMING, "the phone answers again")
+        if not self._same_session(reply):
+            return
+        self._take_samples(reply, arrival_s)
+        if life.state is SourceState.CONNECTING and not self._pending:
+            waited_s = life.clock() - self._connected_s
+            if waited_s > self.lost_after_s:
+                life.set_state(
+                    SourceState.LOST,
+                    f"phyphox answers but sent no samples for {waited_s:.1f} s; is the"
+                    " experiment running on the phone?",
+                )
+                return
+        if not _measuring(reply) and life.state is SourceState.STREAMING:
+            life.set_state(SourceState.STALLED, "the measurement is paused on the phone")
+
+    def _parse(self, body: bytes) -> GetResponse | None:
+        try:
+            return parse_get(body)
+        except DecodeError as error:
+            self._count_failure(error.reason, f"{self.name}: {error}")
+            return None
+
+    def _same_session(self, reply: GetResponse) -> bool:
+        session = None if reply.status is None else reply.status.session
+        if session is None or self._session_id in (None, session):
+            self._session_id = self._session_id or session
+            return True
+        self._life.set_state(
+            SourceState.LOST,
+            "the phone switched to another experiment (phyphox session changed); start again",
+        )
+        return False
+
+    def _take_samples(self, reply: GetResponse, arrival_s: float) -> None:
+        fresh = {}
+        for key, state in self._states.items():
+            rows = self._new_rows(state, reply)
+            if rows is not None:
+                fresh[key] = rows
+        newest = [float(t[-1]) for t, _ in fresh.values()]
+        if newest:
+            self.clock_mapper.observe(max(newest), arrival_s)
+        for key, (exp_s, values) in fresh.items():
+            self._emit(self._states[key], exp_s, values, arrival_s)
+        self._finish_warmup(arrival_s)
+
+    def _new_rows(
+        self, state: _StreamState, reply: GetResponse
+    ) -> tuple[FloatArray, FloatArray] | None:
+        stream = state.stream
+        found = [reply.buffers.get(name) for name in (stream.time_buffer, *stream.axes)]
+        buffers = [None if b is None else b.values for b in found]
+        if buffers[0] is None:
+            return None
+        if any(b is None for b in buffers[1:]):
+            self._life.stats.reject("missing_buffer")
+            return None
+        arrays = [b for b in buffers if b is not None]
+        n = min(a.size for a in arrays)  # a buffer may have grown between two reads
+        exp_s, values = arrays[0][:n], np.column_stack([a[:n] for a in arrays[1:]])
+        last = -math.inf if state.last_exp_s is None else state.last_exp_s
+        previous = np.fmax.accumulate(np.concatenate(([last], exp_s)))[:-1]
+        keep = np.isfinite(exp_s) & (exp_s > previous)
+        if np.count_nonzero(~keep):
+            self._life.stats.duplicates_dropped += int(np.count_nonzero(~keep))
+        exp_s, values = exp_s[keep], values[keep]
+        if exp_s.size == 0:
+            return None
+        state.last_exp_s = float(exp_s[-1])
+        return exp_s, values
+
+    def _emit(
+        self, state: _StreamState, exp_s: FloatArray, values: FloatArray, arrival_s: float
+    ) -> None:
+        mapped = np.minimum(self.clock_mapper.to_host(exp_s), arrival_s)
+        floor = state.last_mapped_s + 1e-6 * np.arange(1, mapped.size + 1)
+        mapped = np.maximum.accumulate(np.maximum(mapped, floor))
+        state.last_mapped_s = float(mapped[-1])
+        batch = SampleBatch(state.tracksys, mapped, values)
+        if state.warmup_times is not None:
+            state.warmup_times.extend(exp_s.tolist())
+            self._pending.append((batch, arrival_s))
+        else:
+            self._life.deliver(batch, latency_s=arrival_s - float(mapped[-1]))
+
+    def _finish_warmup(self, now_s: float, *, force: bool = False) -> None:
+        """After `warmup_s` of data (or when stopping): fix the streams, rates from their
+        times, then stream what was held back."""
+        if not self._pending:
+            return
+        first_s = min(arrival for _, arrival in self._pending)
+        if now_s - first_s < self.warmup_s and not force:
+            return
+        for key in list(self._states):
+            state = self._states[key]
+            times = np.asarray(state.warmup_times or [])
+            state.warmup_times = None
+            if times.size < 2:
+                del self._states[key]  # the experiment does not feed this sensor
+                continue
+            fs_hz = round((times.size - 1) / float(times[-1] - times[0]), 1)
+            state.spec = self._spec(state, fs_hz)
+        pending, self._pending = self._pending, []
+        self._life.set_state(SourceState.STREAMING, f"{', '.join(self._states)} from the phone")
+        for batch, arrival_s in pending:
+            if batch.tracksys in {s.tracksys for s in self._states.values()}:
+                self._life.deliver(batch, latency_s=arrival_s - float(batch.time_s[-1]))
+
+    def _spec(self, state: _StreamState, fs_hz: float) -> StreamSpec:
+        channels = tuple(
+            Channel.make(self.tracked_point, state.stream.channel_type, axis) for axis in "xyz"
+        )
+        device = DeviceInfo(manufacturer="phyphox", model="phone", address=self.name)
+        return StreamSpec(state.tracksys, channels, fs_hz, device=device)

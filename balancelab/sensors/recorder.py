@@ -1,0 +1,211 @@
+"""The recorder: a `SourceSink` that writes what a source delivers into a Motion-BIDS session.
+
+All file work (open, append, fsync, trials, close) runs in one worker thread, in the order it was
+asked for, so the event loop never waits on the disk. Each batch is handed to the OS as soon as
+the worker takes it (a killed process loses nothing already appended) and the files are fsynced
+every `sync_every_s` (default 0.25 s) while rows arrive, so whatever was received is on disk
+within 0.5 s. The session opens when the source first reports `streaming` (its streams are
+known then) and closes cleanly on `lost`, keeping every sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from balancelab.errors import BalancelabError, DatasetError
+from balancelab.formats.bids_writer import RecordingWriter, StreamSpec, open_session
+from balancelab.model import Trial
+from balancelab.sensors.base import SampleBatch, SourceEvent, SourceState
+
+DEFAULT_SYNC_EVERY_S = 0.25
+ErrorCallback = Callable[[BalancelabError], None]
+
+
+class Recorder:
+    """Writes batches and trials of one source to `dataset_root`; call `start()` then `close()`."""
+
+    def __init__(
+        self,
+        dataset_root: Path | str,
+        *,
+        streams: Callable[[], Sequence[StreamSpec]],
+        athlete: str,
+        task: str,
+        start_utc: datetime | None = None,
+        sync_every_s: float = DEFAULT_SYNC_EVERY_S,
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        self.dataset_root = Path(dataset_root)
+        self._streams = streams
+        self._athlete = athlete
+        self._task = task
+        self._start_utc = start_utc
+        self._sync_every_s = sync_every_s
+        self._on_error = on_error
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, "balancelab-recorder")
+        self._writer: RecordingWriter | None = None
+        self._opening = False
+        self._closing = False
+        self._dirty = False
+        self._last_time_s: dict[str, float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._syncer: asyncio.Task[None] | None = None
+        self._writer_done = False
+        self.error: BalancelabError | None = None
+        self.rows_submitted: Counter[str] = Counter()
+        self.rows_dropped: Counter[str] = Counter()
+        """Rows refused before writing, by reason (time not increasing, unknown stream)."""
+        self.session_dir: Path | None = None
+
+    # The sink (called on the source's loop thread; never blocks) ---------------------------
+
+    def on_event(self, event: SourceEvent) -> None:
+        if event.state is SourceState.STREAMING and not self._opening:
+            self._open()
+        elif event.state is SourceState.LOST:
+            self._submit(self._close_writer)
+            self._closing = True
+
+    def on_samples(self, batch: SampleBatch) -> None:
+        if self._closing or not self._opening:
+            self.rows_dropped["not recording"] += batch.time_s.size
+            return
+        times, values = self._checked(batch)
+        if times.size:
+            self.rows_submitted[batch.tracksys] += times.size
+            self._dirty = True
+            self._submit(self._append, batch.tracksys, times, values)
+
+    def add_trial(self, trial: Trial) -> None:
+        """Store a trial (events.tsv is rewritten atomically at once)."""
+        if self._opening and not self._closing:
+            self._submit(self._add_trial, trial)
+
+    # Life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the fsync timer on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._syncer = asyncio.create_task(self._sync_periodically())
+
+    async def close(self) -> Path | None:
+        """Write what is queued, finish the session (status `complete`); its folder or None."""
+        if self._syncer is not None:
+            self._syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncer
+        self._closing = True
+        done = self._pool.submit(self._close_writer)
+        await asyncio.wrap_future(done)
+        self._pool.shutdown(wait=True)
+        return self.session_dir
+
+    @property
+    def samples_written(self) -> dict[str, int]:
+        """Rows written so far per tracksys (as the worker has done them)."""
+        writer = self._writer
+        if writer is None:
+            return {}
+        return {tracksys: writer.samples_written(tracksys) for tracksys in self._last_time_s}
+
+    # The loop side -------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._opening = True
+        try:
+            specs = list(self._streams())
+        except BalancelabError as error:
+            self._fail(error)
+            return
+        for spec in specs:
+            self._last_time_s[spec.tracksys] = -np.inf
+        self._submit(self._open_writer, specs)
+
+    def _checked(self, batch: SampleBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Rows the writer accepts: known stream, finite and strictly increasing times."""
+        last_s = self._last_time_s.get(batch.tracksys)
+        if last_s is None:
+            self.rows_dropped["unknown stream"] += batch.time_s.size
+            return batch.time_s[:0], batch.values[:0]
+        times = batch.time_s
+        previous = np.fmax.accumulate(np.concatenate(([last_s], times)))[:-1]
+        keep = np.isfinite(times) & (times > previous)
+        if not keep.all():
+            self.rows_dropped["time not increasing"] += int(np.count_nonzero(~keep))
+        times, values = times[keep], batch.values[keep]
+        if times.size:
+            self._last_time_s[batch.tracksys] = float(times[-1])
+        values = np.where(np.isinf(values), np.nan, values)
+        return times, values
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        if self.error is not None:
+            return
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(self._check_done)
+
+    def _check_done(self, future: concurrent.futures.Future[Any]) -> None:
+        error = future.exception()
+        if error is None:
+            return
+        if not isinstance(error, BalancelabError):
+            error = DatasetError(f"recording failed: {error!r}")
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._fail, error)
+                return
+        self._fail(error)
+
+    def _fail(self, error: BalancelabError) -> None:
+        if self.error is None:
+            self.error = error
+            if self._on_error is not None:
+                self._on_error(error)
+
+    async def _sync_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._sync_every_s)
+            if self._dirty and self.error is None:
+                self._dirty = False
+                self._submit(self._sync)
+
+    # The worker side (one thread, in order) ------------------------------------------------
+
+    def _open_writer(self, specs: Sequence[StreamSpec]) -> None:
+        start = self._start_utc or datetime.now(UTC).replace(microsecond=0)
+        self._writer = open_session(
+            self.dataset_root,
+            athlete=self._athlete,
+            start_utc=start,
+            task=self._task,
+            streams=specs,
+            flush_interval_s=2 * self._sync_every_s,
+        )
+        self.session_dir = self._writer.session_dir
+
+    def _append(self, tracksys: str, times: np.ndarray, values: np.ndarray) -> None:
+        if self._writer is not None and self.error is None:
+            self._writer.append(tracksys, times, values)
+
+    def _add_trial(self, trial: Trial) -> None:
+        if self._writer is not None:
+            self._writer.add_trial(trial)
+
+    def _sync(self) -> None:
+        if self._writer is not None and not self._writer_done:
+            self._writer.flush()
+
+    def _close_writer(self) -> None:
+        if self._writer is not None and not self._writer_done:
+            self._writer_done = True
+            self._writer.close()

@@ -1,0 +1,216 @@
+"""A recorded session played back as a live source, at real time or faster.
+
+Every sample keeps its recorded time and values bit for bit (NaN rows and time gaps too); the
+player only decides *when* each batch is handed over: a sample recorded at `t` arrives
+`(t - t_first) / speed` host seconds after the start. `SessionPlayer` is shared with the
+simulated athlete (`balancelab.sensors.simulated`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.formats.bids_reader import read_recording, read_session
+from balancelab.formats.bids_writer import StreamSpec
+from balancelab.model import Recording, Session, Trial
+from balancelab.sensors.base import (
+    Clock,
+    SampleBatch,
+    SourceSink,
+    SourceState,
+    SourceStats,
+    monotonic_clock,
+)
+from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, SourceLifecycle, StopSignal
+
+DEFAULT_BATCH_S = 0.05
+
+
+def check_speed(speed: float) -> float:
+    """`speed` (x real time) must be > 0; `math.inf` means as fast as possible."""
+    if not speed > 0:
+        raise InvalidArgumentError(
+            f"speed must be > 0 (1 = real time, math.inf = as fast as possible), got {speed}"
+        )
+    return speed
+
+
+def stream_spec_of(recording: Recording) -> StreamSpec:
+    """The writer's description of a recorded stream."""
+    return StreamSpec(
+        tracksys=recording.tracksys,
+        channels=recording.channels,
+        nominal_fs_hz=recording.nominal_fs_hz,
+        device=recording.device,
+        sensor_to_segment=recording.sensor_to_segment,
+    )
+
+
+def plan_batches(
+    recordings: Sequence[Recording], batch_s: float
+) -> Iterator[tuple[float, list[SampleBatch]]]:
+    """(window end on the recorded clock (s), the batches of rows before it), in time order.
+
+    Windows are `batch_s` wide from the first sample; empty windows (gaps) are skipped.
+    """
+    if not batch_s > 0:
+        raise InvalidArgumentError(f"batch_s must be > 0, got {batch_s}")
+    filled = [r for r in recordings if r.time_s.size]
+    if not filled:
+        return
+    start_s = min(float(r.time_s[0]) for r in filled)
+    positions = [0] * len(filled)
+    while True:
+        pending = [r.time_s[i] for r, i in zip(filled, positions, strict=True) if i < r.time_s.size]
+        if not pending:
+            return
+        first_s = float(min(pending))
+        k = math.floor((first_s - start_s) / batch_s) + 1
+        while start_s + k * batch_s <= first_s:  # rounding: the window must hold first_s
+            k += 1
+        end_s = start_s + k * batch_s
+        batches = []
+        for n, recording in enumerate(filled):
+            lo = positions[n]
+            hi = lo + int(np.searchsorted(recording.time_s[lo:], end_s, side="left"))
+            if hi > lo:
+                times, values = recording.time_s[lo:hi], recording.values[lo:hi]
+                batches.append(SampleBatch(recording.tracksys, times, values))
+                positions[n] = hi
+        yield end_s, batches
+
+
+class SessionPlayer:
+    """Plays an in-memory `Session` as a live `Source` (the engine of replay and simulation)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        speed: float = 1.0,
+        batch_s: float = DEFAULT_BATCH_S,
+        clock: Clock = monotonic_clock,
+        stall_after_s: float = DEFAULT_STALL_AFTER_S,
+    ) -> None:
+        if not batch_s > 0:
+            raise InvalidArgumentError(f"batch_s must be > 0, got {batch_s}")
+        self.name = name
+        self.speed = check_speed(speed)
+        self.batch_s = batch_s
+        self._life = SourceLifecycle(name, clock=clock, stall_after_s=stall_after_s)
+        self.stats: SourceStats = self._life.stats
+        self._stop = StopSignal()
+        self._session: Session | None = None
+
+    # What a subclass provides -------------------------------------------------------------
+
+    def load_session(self) -> Session:
+        """Produce the session to play (runs in a worker thread; may raise BalancelabError)."""
+        raise NotImplementedError
+
+    # The Source protocol -------------------------------------------------------------------
+
+    @property
+    def state(self) -> SourceState:
+        return self._life.state
+
+    @property
+    def onset_s(self) -> float:
+        """Host time (s) at which the session clock read 0."""
+        return self._life.onset_s
+
+    @property
+    def default_task(self) -> str:
+        """The task label of the played session."""
+        return self.session.task
+
+    @property
+    def session(self) -> Session:
+        """The session being played (loaded now if `run` has not done it yet)."""
+        if self._session is None:
+            self._session = self.load_session()
+        return self._session
+
+    @property
+    def scripted_trials(self) -> tuple[Trial, ...]:
+        """The trials of the played session (the recorder stores each once its end has passed)."""
+        return self.session.trials
+
+    def streams(self) -> Sequence[StreamSpec]:
+        return [stream_spec_of(r) for r in self.session.recordings]
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, sink: SourceSink) -> None:
+        self._stop.bind()
+        life = self._life
+        life.begin(sink)
+        life.set_state(SourceState.CONNECTING, f"loading {self.name}")
+        try:
+            if self._session is None:
+                self._session = await asyncio.to_thread(self.load_session)
+        except BalancelabError as error:
+            life.set_state(SourceState.LOST, error.message)
+            return
+        life.set_state(SourceState.STREAMING)
+        watchdog = asyncio.create_task(life.watch())
+        try:
+            reason = await self._play(self._session)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+        life.set_state(SourceState.STOPPED, reason)
+
+    async def _play(self, session: Session) -> str:
+        life = self._life
+        recordings = [r for r in session.recordings if r.time_s.size]
+        if not recordings:
+            return "the session holds no samples"
+        start_s = min(float(r.time_s[0]) for r in recordings)
+        t0_host_s = life.clock()
+        for end_s, batches in plan_batches(recordings, self.batch_s):
+            due_s = t0_host_s + (end_s - start_s) / self.speed
+            if await self._stop.sleep(due_s - life.clock()):
+                return "stopped on request"
+            now_s = life.clock()
+            for batch in batches:
+                sent_s = t0_host_s + (float(batch.time_s[-1]) - start_s) / self.speed
+                life.deliver(batch, latency_s=max(now_s - sent_s, 0.0))
+        return "end of the recording"
+
+
+class ReplaySource(SessionPlayer):
+    """A Motion-BIDS session folder (or one `*_motion.tsv`) played back as a live source."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        speed: float = 1.0,
+        batch_s: float = DEFAULT_BATCH_S,
+        clock: Clock = monotonic_clock,
+        stall_after_s: float = DEFAULT_STALL_AFTER_S,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        super().__init__(
+            f"replay:{self.path.name}",
+            speed=speed,
+            batch_s=batch_s,
+            clock=clock,
+            stall_after_s=stall_after_s,
+        )
+
+    def load_session(self) -> Session:
+        """Read the recording (FormatError/DatasetError with advice if it cannot be read)."""
+        if self.path.is_file():
+            return Session((read_recording(self.path),))
+        return read_session(self.path)

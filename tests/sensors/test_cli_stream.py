@@ -1,0 +1,108 @@
+"""`balancelab stream DEVICE` end to end: sim, replay:, phyphox:// and bad devices."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from balancelab.cli import main
+from balancelab.engine.jobs import write_session
+from balancelab.engine.streaming import open_source
+from balancelab.errors import InvalidArgumentError
+from balancelab.formats.bids_reader import read_session
+from balancelab.formats.dataset import Participant
+from balancelab.model import Side, TrialType
+from balancelab.sim import Scenario, TrialSpec, lowback_imu, simulate_session
+from tests.support.phyphox_server import PhyphoxServer
+
+
+def sessions(root: Path) -> list[Path]:
+    return sorted(root.glob("sub-*/ses-*"))
+
+
+def test_stream_sim_records_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["stream", "sim", "--seconds", "1.2", "--speed", "20", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "streaming" in out and "simlowback 200.0 Hz" in out and "latency" in out
+    assert "ended: stopped (stopped on request)" in out
+    [session_dir] = sessions(tmp_path)
+    session = read_session(session_dir)  # closed properly: complete and readable
+    assert session.task == "demo"
+    lowback = session.recording("simlowback")
+    assert lowback.time_s.size > 200 * 20  # > 20 s of the athlete in 1.2 s at 20x
+    assert np.all(np.diff(lowback.time_s) > 0)
+
+
+def test_stream_replay_copies_a_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = Scenario(
+        "tiny",
+        "tiny",
+        (TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.LEFT, duration_s=1.0, rest_after_s=0.0),),
+        sensors=(lowback_imu(100.0),),
+        lead_in_s=0.2,
+        tail_s=0.2,
+    )
+    session, _ = simulate_session(scenario)
+    original_dir = write_session(tmp_path / "a", session, participant=Participant("ana01"))
+    out_root = tmp_path / "b"
+    code = main(["stream", f"replay:{original_dir}", "--speed", "10", "--out", str(out_root)])
+    assert code == 0
+    assert "ended: stopped (end of the recording)" in capsys.readouterr().out
+    [copy_dir] = sessions(out_root)
+    original, copy = read_session(original_dir), read_session(copy_dir)
+    np.testing.assert_array_equal(copy.recordings[0].values, original.recordings[0].values)
+    np.testing.assert_array_equal(copy.recordings[0].time_s, original.recordings[0].time_s)
+    assert copy.trials == original.trials and copy.task == original.task
+
+
+def test_stream_phyphox_from_a_phone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with PhyphoxServer() as phone:
+        device = f"phyphox://127.0.0.1:{phone.port}"
+        code = main(["stream", device, "--seconds", "1.6", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "phoneacc" in out and "phonegyr" in out
+    [session_dir] = sessions(tmp_path)
+    assert {r.tracksys for r in read_session(session_dir).recordings} == {"phoneacc", "phonegyr"}
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("foo", "not a source balancelab knows"),
+        ("replay:/no/such/session", "does not exist"),
+        ("phyphox://", "does not name a host"),
+        ("sim:nonsense", "no scenario"),
+    ],
+)
+def test_a_bad_device_exits_2_with_advice(
+    device: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stream", device, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "what to do:" in err
+    assert not sessions(tmp_path)
+
+
+def test_bluetooth_without_the_ble_module_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "balancelab.sensors.ble", None)  # import fails
+    with pytest.raises(InvalidArgumentError, match="Bluetooth sensors are not available"):
+        open_source("AA:BB:CC:DD:EE:FF")
+    with pytest.raises(InvalidArgumentError, match="Bluetooth"):
+        open_source("ble:MyBoard")
+
+
+def test_device_texts_dispatch_to_their_source() -> None:
+    assert open_source("sim").name == "sim:demo_session"
+    assert open_source("sim:wobble_board").name == "sim:wobble_board"
+    phone = open_source("phyphox://192.168.1.20")
+    assert phone.name == "phyphox://192.168.1.20:8080"
+    assert open_source("phyphox://10.0.0.2:8081").name == "phyphox://10.0.0.2:8081"

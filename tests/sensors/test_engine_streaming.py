@@ -1,0 +1,55 @@
+"""The engine's stream runner: its own loop thread, thread-safe commands, events out, snapshots."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from balancelab.engine.streaming import EngineLoop, StreamEvent, StreamProgress, start_stream
+from balancelab.formats.bids_reader import read_session
+from balancelab.model import Side, Surface, Trial, TrialType, Vision
+from balancelab.sensors.base import SourceEvent, SourceState
+from balancelab.sensors.simulated import SimulatedSource
+from balancelab.sim import Scenario, TrialSpec, lowback_imu
+
+RESULT_TIMEOUT_S = 15.0
+SCENARIO = Scenario(
+    "eight",
+    "eight seconds",
+    (TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.LEFT, duration_s=6.0, rest_after_s=0.0),),
+    sensors=(lowback_imu(100.0),),
+    lead_in_s=1.0,
+    tail_s=1.0,
+)
+
+
+def test_commands_from_this_thread_events_from_the_engine_thread(tmp_path: Path) -> None:
+    events: list[StreamEvent] = []
+    threads: set[str] = set()
+
+    def on_event(event: StreamEvent) -> None:
+        threads.add(threading.current_thread().name)
+        events.append(event)
+
+    trial = Trial(0.1, 0.2, TrialType.SINGLE_LEG_HOLD, Side.RIGHT, Surface.FOAM, Vision.CLOSED)
+    with EngineLoop() as engine:
+        handle = start_stream(engine, SimulatedSource(SCENARIO, speed=2.0), tmp_path,
+                              on_event=on_event)  # fmt: skip
+        deadline = time.monotonic() + RESULT_TIMEOUT_S
+        while (snap := handle.snapshot("simlowback")) is None or snap[0].size < 50:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        handle.add_trial(trial)
+        handle.stop()
+        result = handle.result(RESULT_TIMEOUT_S)
+    assert threads == {"balancelab-engine"}
+    states = [e.state for e in events if isinstance(e, SourceEvent)]
+    assert states == [SourceState.CONNECTING, SourceState.STREAMING, SourceState.STOPPED]
+    assert isinstance(events[-1], StreamProgress)  # the final figures
+    assert result.final_state is SourceState.STOPPED and not result.interrupted
+    assert result.session_dir is not None
+    session = read_session(result.session_dir)
+    assert session.trials == (trial,)  # the scripted trial had not ended yet; ours is there
+    written = result.samples_written["simlowback"]
+    assert session.recording("simlowback").time_s.size == written >= snap[0].size

@@ -1,0 +1,215 @@
+"""The recorder: everything received is on disk within 0.5 s; a kill leaves a recoverable session.
+
+The child-process tests run the real `balancelab stream` command and kill or interrupt it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from balancelab.engine.jobs import write_session
+from balancelab.formats.bids_reader import read_session
+from balancelab.formats.bids_writer import StreamSpec
+from balancelab.formats.dataset import Participant, open_dataset
+from balancelab.model import (
+    Recording,
+    Session,
+    Side,
+    Surface,
+    Trial,
+    TrialType,
+    Vision,
+    imu_channels,
+)
+from balancelab.sensors.base import SampleBatch, SourceEvent, SourceState
+from balancelab.sensors.recorder import Recorder
+
+CHILD_TIMEOUT_S = 30.0
+PROGRESS = re.compile(r"imu [\d.]+ Hz (\d+) samples")
+SPEC = StreamSpec("imu", imu_channels("lowback"), 100.0)
+
+
+def event(state: SourceState) -> SourceEvent:
+    return SourceEvent("test", state, 0.0)
+
+
+def batch(start: int, n: int) -> SampleBatch:
+    t = np.arange(start, start + n) / 100.0
+    return SampleBatch("imu", t, np.column_stack([t] * 6))
+
+
+def motion_rows(session_dir: Path) -> int:
+    motion = next((session_dir / "motion").glob("*_motion.tsv"))
+    return motion.read_bytes().count(b"\n")
+
+
+@pytest.mark.asyncio
+async def test_rows_are_on_disk_within_half_a_second_while_recording(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, streams=lambda: [SPEC], athlete="a1", task="live")
+    async with asyncio.timeout(10):
+        await recorder.start()
+        recorder.on_event(event(SourceState.STREAMING))
+        recorder.on_samples(batch(0, 50))
+        await asyncio.sleep(0.5)
+        assert recorder.session_dir is not None
+        assert motion_rows(recorder.session_dir) == 50  # still open, already on disk
+        recorder.on_samples(batch(50, 25))
+        await asyncio.sleep(0.5)
+        assert motion_rows(recorder.session_dir) == 75
+        await recorder.close()
+    assert read_session(recorder.session_dir).recording("imu").time_s.size == 75
+
+
+@pytest.mark.asyncio
+async def test_rows_going_back_in_time_are_dropped_and_counted(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, streams=lambda: [SPEC], athlete="a1", task="live")
+    trial = Trial(0.0, 0.5, TrialType.SINGLE_LEG_HOLD, Side.LEFT, Surface.FIRM, Vision.OPEN)
+    async with asyncio.timeout(10):
+        await recorder.start()
+        recorder.on_samples(batch(0, 5))  # before streaming: not recorded
+        recorder.on_event(event(SourceState.STREAMING))
+        recorder.on_samples(batch(0, 10))
+        recorder.on_samples(batch(5, 10))  # five repeats
+        recorder.on_samples(SampleBatch("other", np.zeros(2), np.zeros((2, 6))))
+        recorder.add_trial(trial)
+        session_dir = await recorder.close()
+    assert recorder.rows_dropped == {
+        "not recording": 5,
+        "time not increasing": 5,
+        "unknown stream": 2,
+    }
+    assert session_dir is not None
+    session = read_session(session_dir)
+    np.testing.assert_array_equal(session.recording("imu").time_s, np.arange(15) / 100.0)
+    assert session.trials == (trial,)
+    assert recorder.error is None
+
+
+@pytest.mark.asyncio
+async def test_lost_closes_the_session_keeping_every_row(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, streams=lambda: [SPEC], athlete="a1", task="live")
+    async with asyncio.timeout(10):
+        await recorder.start()
+        recorder.on_event(event(SourceState.STREAMING))
+        recorder.on_samples(batch(0, 30))
+        recorder.on_event(event(SourceState.LOST))
+        recorder.on_samples(batch(30, 5))  # after the loss: ignored
+        await asyncio.sleep(0.2)
+        assert recorder.session_dir is not None
+        # Closed on the loss itself: complete and readable before close() is called.
+        assert read_session(recorder.session_dir).recording("imu").time_s.size == 30
+        assert await recorder.close() == recorder.session_dir
+    assert not list((recorder.session_dir / "motion").glob(".*.tmp"))
+
+
+@pytest.mark.asyncio
+async def test_a_disk_problem_is_reported_not_raised(tmp_path: Path) -> None:
+    errors: list[Exception] = []
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    recorder = Recorder(blocker, streams=lambda: [SPEC], athlete="a1", task="live",
+                        on_error=errors.append)  # fmt: skip
+    async with asyncio.timeout(10):
+        await recorder.start()
+        recorder.on_event(event(SourceState.STREAMING))
+        recorder.on_samples(batch(0, 10))
+        await recorder.close()
+    assert recorder.error is not None and errors == [recorder.error]
+    assert recorder.session_dir is None
+
+
+# The real command in a child process ---------------------------------------------------------
+
+
+def long_recording(root: Path) -> Path:
+    """A 2-minute 100-Hz IMU session on disk (cheap to make and to load in the child)."""
+    t = np.arange(12000) / 100.0
+    values = np.column_stack([np.sin(t * k) for k in range(1, 7)])
+    recording = Recording(
+        t, values, imu_channels("lowback"), 100.0, "imu", athlete="src01",
+        start_utc=datetime(2025, 1, 1, tzinfo=UTC), task="live",
+    )  # fmt: skip
+    return write_session(root, Session((recording,)), participant=Participant("src01"))
+
+
+def start_child(tmp_path: Path) -> subprocess.Popen[str]:
+    """`balancelab stream replay:<2-min session>` at real time, into tmp_path/out."""
+    source = long_recording(tmp_path / "source")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = ["stream", f"replay:{source}", "--athlete", "kid01", "--out", str(tmp_path / "out")]
+    return subprocess.Popen(
+        [sys.executable, "-m", "balancelab", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.fixture
+def watchdog_kill() -> Iterator[list[subprocess.Popen[str]]]:
+    """Children listed here are killed after CHILD_TIMEOUT_S, whatever happens to the test."""
+    children: list[subprocess.Popen[str]] = []
+    timer = threading.Timer(CHILD_TIMEOUT_S, lambda: [c.kill() for c in children])
+    timer.start()
+    yield children
+    timer.cancel()
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
+
+
+def wait_for_samples(child: subprocess.Popen[str], minimum: int) -> int:
+    """Read the child's progress lines until it reports at least `minimum` samples."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        match = PROGRESS.search(line)
+        if match and int(match.group(1)) >= minimum:
+            return int(match.group(1))
+    raise AssertionError(f"the child ended early: {child.communicate()}")
+
+
+def test_a_killed_recording_is_recovered_with_everything_received(
+    tmp_path: Path, watchdog_kill: list[subprocess.Popen[str]]
+) -> None:
+    child = start_child(tmp_path)
+    watchdog_kill.append(child)
+    received = wait_for_samples(child, 1)
+    time.sleep(0.5)  # the guarantee: on disk within 0.5 s of arrival
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    reports = open_dataset(tmp_path / "out").recovered
+    assert [r.samples_kept > 0 for r in reports] == [True]
+    session_dir = next((tmp_path / "out").glob("sub-kid01/ses-*"))
+    recording = read_session(session_dir).recording("imu")
+    assert recording.time_s.size >= received
+    assert np.all(np.diff(recording.time_s) > 0)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_recording(
+    tmp_path: Path, watchdog_kill: list[subprocess.Popen[str]]
+) -> None:
+    child = start_child(tmp_path)
+    watchdog_kill.append(child)
+    received = wait_for_samples(child, 1)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=CHILD_TIMEOUT_S)
+    assert child.returncode == 0, err
+    assert "stopped by Ctrl-C" in out
+    assert not open_dataset(tmp_path / "out").recovered  # closed properly: nothing to recover
+    session_dir = next((tmp_path / "out").glob("sub-kid01/ses-*"))
+    assert read_session(session_dir).recording("imu").time_s.size >= received
