@@ -20,11 +20,12 @@ from balancelab.engine.analyze import analyze_path
 from balancelab.engine.examples import build_example_dataset
 from balancelab.engine.jobs import import_to_dataset, open_or_create, simulate_to_dataset
 from balancelab.engine.report import format_session
-from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
 from balancelab.sim import list_scenarios
 
 EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 70
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -58,21 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_trial_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trial-type", choices=[t.value for t in TrialType], default=None)
-    parser.add_argument("--side", choices=[s.value for s in Side], default=Side.BOTH.value)
-    parser.add_argument("--surface", choices=[s.value for s in Surface], default=Surface.FIRM.value)
-    parser.add_argument("--vision", choices=[v.value for v in Vision], default=Vision.OPEN.value)
+    parser.add_argument("--side", choices=[s.value for s in Side], help="default: both")
+    parser.add_argument("--surface", choices=[s.value for s in Surface], help="default: firm")
+    parser.add_argument("--vision", choices=[v.value for v in Vision], help="default: open")
 
 
 def _whole_file_trial(args: argparse.Namespace) -> Trial | None:
+    described = [f"--{n}" for n in ("side", "surface", "vision") if getattr(args, n) is not None]
     if args.trial_type is None:
+        if described:
+            raise InvalidArgumentError(
+                f"{', '.join(described)} describe(s) a trial, but no --trial-type was given",
+                advice="Add --trial-type (e.g. single_leg_hold) to store the file as one trial.",
+            )
         return None
     return Trial(
         onset_s=0.0,
         duration_s=0.0,
         trial_type=TrialType(args.trial_type),
-        side=Side(args.side),
-        surface=Surface(args.surface),
-        vision=Vision(args.vision),
+        side=Side(args.side or Side.BOTH),
+        surface=Surface(args.surface or Surface.FIRM),
+        vision=Vision(args.vision or Vision.OPEN),
         outcome=Outcome.COMPLETED,
     )
 
@@ -93,11 +100,22 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    analysed = analyze_path(args.path.expanduser(), whole_file_trial=_whole_file_trial(args))
+    run = analyze_path(args.path.expanduser(), whole_file_trial=_whole_file_trial(args))
+    for report in run.recovered:
+        print(f"recovered: {report.describe()}", file=sys.stderr)
+    for session_dir in run.skipped:
+        print(
+            f"skipped: {session_dir} is still being recorded (or could not be recovered)",
+            file=sys.stderr,
+        )
+    analysed = run.sessions
+    if not analysed:
+        raise DatasetError(
+            f"{args.path} holds no session that can be analysed",
+            advice="Record or import a session first (balancelab stream / import / simulate).",
+        )
     if args.json:
-        documents = [a.to_json_dict() for a in analysed]
-        document = documents[0] if len(documents) == 1 else {"sessions": documents}
-        print(json.dumps(document, indent=1, allow_nan=False))
+        print(json.dumps(run.to_json_dict(), indent=1, allow_nan=False))
     else:
         print("\n\n".join(format_session(a) for a in analysed))
     return 0
@@ -119,7 +137,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     _report_recovery(root)
     result = simulate_to_dataset(root, "demo_session", athlete="demo", seed=args.seed)
     print(f"Simulated athlete recorded into {result.session_dir}\n")
-    for analysed in analyze_path(result.session_dir):
+    for analysed in analyze_path(result.session_dir).sessions:
         print(format_session(analysed))
     print(f"\nGround truth of the simulation: {result.truth_json}")
     return 0
@@ -285,3 +303,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("balancelab: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # the last net: a bug must not end in a bare traceback
+        if args.debug:
+            traceback.print_exception(error)
+        print(f"balancelab: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            "  what to do: this is a bug in balancelab; please report it together with the"
+            " output of the same command run with --debug before the command name.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR

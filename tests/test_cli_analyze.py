@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,8 @@ import pytest
 
 from balancelab.cli import main
 from balancelab.dsp.sway import prediction_ellipse
+from balancelab.formats.bids_writer import StreamSpec, open_session
+from balancelab.model import cop_channels
 from tests.support import REPO_ROOT, SHARED_DATA
 
 DEMO_SESSION = REPO_ROOT / "recordings" / "sub-demo01" / "ses-20260907T073000"
@@ -101,3 +105,51 @@ def test_demo_records_and_analyses(
     assert "Simulated athlete recorded into" in out and "per side" in out
     assert len(list((tmp_path / "sub-demo").glob("ses-*"))) == 1
     assert len(list((tmp_path / "derivatives").rglob("*_truth.json"))) == 1
+
+
+def test_analyze_dataset_skips_a_live_session_and_reports_recovery(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = tmp_path / "data"
+    shutil.copytree(REPO_ROOT / "recordings", dataset)
+    interrupted = next((dataset / "sub-bds4").rglob("*_balancelab.json"))
+    meta = json.loads(interrupted.read_text())
+    meta["status"] = "recording"
+    interrupted.write_text(json.dumps(meta))
+    motion = interrupted.with_name(interrupted.name.replace("_balancelab.json", "_motion.tsv"))
+    motion.write_bytes(motion.read_bytes() + b"0.5\t1")
+    spec = StreamSpec("live", cop_channels(), 100.0)
+    start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    with open_session(dataset, athlete="demo01", start_utc=start, task="x", streams=[spec]) as w:
+        w.append("live", np.array([0.0, 0.01]), np.zeros((2, 2)))
+        w.flush()
+        code, out, err = run_cli(["analyze", str(dataset), "--json"], capsys)
+    assert code == 0
+    assert "recovered:" in err and motion.name in err
+    assert "skipped:" in err and "ses-20261101T090000" in err
+    assert len(json.loads(out)["sessions"]) == 10
+
+
+def test_trial_options_must_fit_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(
+        ["analyze", str(DEMO_SESSION), "--trial-type", "single_leg_hold"], capsys
+    )
+    assert code == 2 and "only to a file to import" in err
+    source = SHARED_DATA / "bds" / "BDS00001.txt"
+    code, _, err = run_cli(["analyze", str(source), "--vision", "closed"], capsys)
+    assert code == 2 and "--vision" in err and "--trial-type" in err
+
+
+def test_an_unexpected_failure_is_reported_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's last net: a bug anywhere below it ends in a message, not a traceback."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("balancelab.cli.analyze_path", broken)
+    code, _, err = run_cli(["analyze", str(DEMO_SESSION)], capsys)
+    assert code == 70
+    assert "internal error: RuntimeError: disk on fire" in err and "--debug" in err
+    assert "Traceback" not in err

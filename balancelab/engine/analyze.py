@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from balancelab.dsp.analysis import SessionAnalysis, analyze_session
-from balancelab.errors import DatasetError
-from balancelab.formats.bids_reader import read_session
-from balancelab.formats.dataset import DESCRIPTION, open_dataset
+from balancelab.engine.jobs import spanning
+from balancelab.errors import DatasetError, InvalidArgumentError
+from balancelab.formats.bids import STATUS_RECORDING
+from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
+from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
 from balancelab.formats.importers import import_file
 from balancelab.model import Session, Trial
 
@@ -32,41 +34,73 @@ class AnalysedSession:
         }
 
 
-def load_sessions(
-    path: Path, *, whole_file_trial: Trial | None = None
-) -> list[tuple[Path, Session]]:
-    """The sessions at `path`: a session folder, a dataset root, or a file to import.
+@dataclass(frozen=True)
+class AnalysisRun:
+    """The sessions analysed, what recovery repaired on the way, and what was left out."""
 
-    An imported file has no trial list of its own: `whole_file_trial` (onset and duration
-    replaced) makes the whole file one trial.
-    """
+    sessions: list[AnalysedSession]
+    recovered: tuple[RecoveryReport, ...] = ()
+    skipped: list[Path] = field(default_factory=list)
+    """Sessions still being recorded (or left unrecovered), not analysed."""
+    whole_dataset: bool = False
+
+    def to_json_dict(self) -> dict[str, object]:
+        """One session's document, or `{"sessions": [...]}` for a whole dataset."""
+        if self.whole_dataset:
+            return {"sessions": [a.to_json_dict() for a in self.sessions]}
+        (only,) = self.sessions
+        return only.to_json_dict()
+
+
+@dataclass(frozen=True)
+class _Found:
+    sessions: list[tuple[Path, Session]]
+    recovered: tuple[RecoveryReport, ...] = ()
+    skipped: list[Path] = field(default_factory=list)
+    whole_dataset: bool = False
+
+
+def _is_being_recorded(session_dir: Path) -> bool:
+    return any(
+        read_stream_info(motion).status == STATUS_RECORDING
+        for motion in session_motion_files(session_dir)
+    )
+
+
+def _find_sessions(path: Path, whole_file_trial: Trial | None) -> _Found:
     if not path.exists():
         raise DatasetError(
             f"{path} does not exist",
             advice="Give a session folder (sub-*/ses-*), a dataset folder or a recording file.",
         )
+    if path.is_dir() and whole_file_trial is not None:
+        raise InvalidArgumentError(
+            "--trial-type and its options apply only to a file to import, not to a folder",
+            advice="Drop --trial-type: recorded sessions carry their own trials.",
+        )
     if path.is_dir() and (path / DESCRIPTION).is_file():
         dataset = open_dataset(path)
-        return [(d, read_session(d)) for d in dataset.session_dirs()]
-    if path.is_dir() and (path / "motion").is_dir():
-        return [(path, read_session(path))]
-    if path.is_dir() and path.name == "motion":
-        return [(path.parent, read_session(path.parent))]
+        dirs = dataset.session_dirs()
+        live = [d for d in dirs if _is_being_recorded(d)]
+        found = [(d, read_session(d)) for d in dirs if d not in live]
+        return _Found(found, dataset.recovered, live, whole_dataset=True)
+    if path.is_dir():
+        session_dir = path.parent if path.name == "motion" else path
+        return _Found([(session_dir, read_session(session_dir))])
     recordings = import_file(path)
     if whole_file_trial is not None:
-        time_s = recordings[0].time_s
-        trial = replace(
-            whole_file_trial,
-            onset_s=float(time_s[0]),
-            duration_s=float(time_s[-1] - time_s[0]),
-        )
+        trial = spanning(whole_file_trial, recordings[0])
         recordings = [replace(r, trials=(trial,)) for r in recordings]
-    return [(path, Session(tuple(recordings)))]
+    return _Found([(path, Session(tuple(recordings)))])
 
 
-def analyze_path(path: Path, *, whole_file_trial: Trial | None = None) -> list[AnalysedSession]:
-    """Analyse every session found at `path` (see load_sessions)."""
-    return [
+def analyze_path(path: Path, *, whole_file_trial: Trial | None = None) -> AnalysisRun:
+    """Analyse every session found at `path`: a dataset root (recovering interrupted sessions
+    and skipping live ones), a session folder, or a file to import (`whole_file_trial`, with
+    onset and duration replaced, makes the whole file one trial)."""
+    found = _find_sessions(path, whole_file_trial)
+    analysed = [
         AnalysedSession(source, session, analyze_session(session))
-        for source, session in load_sessions(path, whole_file_trial=whole_file_trial)
+        for source, session in found.sessions
     ]
+    return AnalysisRun(analysed, found.recovered, found.skipped, found.whole_dataset)

@@ -128,15 +128,19 @@ def import_to_dataset(
         per_foot=per_foot,
     )
     start = start_utc or _own_start(recordings) or _modification_time(source)
-    trials: tuple[Trial, ...] = ()
-    if whole_file_trial is not None:
-        time_s = recordings[0].time_s
-        span_s = float(time_s[-1] - time_s[0]) if time_s.size else 0.0
-        trials = (replace(whole_file_trial, onset_s=float(time_s[0]), duration_s=span_s),)
+    trials = () if whole_file_trial is None else (spanning(whole_file_trial, recordings[0]),)
     session = Session(
         tuple(replace(r, start_utc=start, task=task, trials=trials) for r in recordings)
     )
     return write_session(dataset_root, session, participant=Participant(athlete))
+
+
+def spanning(trial: Trial, recording: Recording) -> Trial:
+    """`trial` with its onset and duration replaced by the recording's whole time span (s)."""
+    time_s = recording.time_s
+    span_s = float(time_s[-1] - time_s[0]) if time_s.size else 0.0
+    onset_s = float(time_s[0]) if time_s.size else 0.0
+    return replace(trial, onset_s=onset_s, duration_s=span_s)
 
 
 def open_or_create(dataset_root: Path) -> list[RecoveryReport]:

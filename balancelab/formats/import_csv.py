@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from balancelab.formats._tabular import (
     si_factor,
     to_numeric,
 )
-from balancelab.model import QUANTITY_NAMES, Channel, Recording
+from balancelab.model import QUANTITY_NAMES, UNKNOWN_START_UTC, Channel, Recording
 
 EPOCH_THRESHOLD_S = 1e8
 _QUANTITIES = {name: ctype for ctype, name in QUANTITY_NAMES.items()}
@@ -88,7 +87,7 @@ def import_csv(
     raw_time = table.column(column_map.time)
     check_times(raw_time, table, column_map.time)
     factor = _si(column_map.time_units, "time")
-    start_utc = datetime(2000, 1, 1, tzinfo=UTC)
+    start_utc = UNKNOWN_START_UTC
     if raw_time[0] * factor > EPOCH_THRESHOLD_S:
         start_utc = datetime_from_epoch_s(float(raw_time[0] * factor), table.where)
         raw_time = raw_time - raw_time[0]

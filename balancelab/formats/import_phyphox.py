@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,14 @@ from balancelab.formats._tabular import (
     to_number,
     to_numeric,
 )
-from balancelab.model import ChannelType, DeviceInfo, FloatArray, Recording, imu_channels
+from balancelab.model import (
+    UNKNOWN_START_UTC,
+    ChannelType,
+    DeviceInfo,
+    FloatArray,
+    Recording,
+    imu_channels,
+)
 
 _HEADER = re.compile(r"^(?P<label>.*?)\s*\((?P<unit>[^()]*)\)$")
 _SKIPPED_WORDS = ("absolute", "gravity", "magnitude")
@@ -245,7 +252,7 @@ def _read_start(bundle: Bundle) -> datetime:
     """Wall-clock time of experiment time 0, from the first START event of meta/time.csv."""
     member = bundle.find("meta/time.csv")
     if member is None:
-        return datetime(2000, 1, 1, tzinfo=UTC)
+        return UNKNOWN_START_UTC
     raw = bundle.table(member)
     event, exp, system = (raw.index(n) for n in ("event", "experiment time", "system time"))
     decimal_comma = raw.delimiter != ","
