@@ -310,13 +310,19 @@ def decode_text(data: bytes, path: Path) -> str:
         raise FormatError("bytes that are not UTF-8 text", path=str(path), line=line) from exc
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from a file; anything else raises FormatError with the line."""
     text = decode_text(read_bytes(path), path)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise FormatError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
+    except (ValueError, RecursionError) as exc:  # NaN/Infinity, huge integers, deep nesting
+        raise FormatError(f"invalid JSON: {exc}", path=str(path)) from exc
     if not isinstance(data, dict):
         raise FormatError("expected a JSON object ({...})", path=str(path), line=1)
     return data

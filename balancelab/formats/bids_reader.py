@@ -208,41 +208,146 @@ def read_stream_info(motion_tsv: Path) -> StreamInfo:
     path = parse_motion_name(motion_tsv).paths(motion_tsv.parent).balancelab_json
     if not path.exists():
         return StreamInfo()
-    data = read_json(path)
-    try:
-        return _stream_info(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FormatError(f"unexpected content ({exc})", path=str(path)) from exc
+    return _stream_info(read_json(path), path)
 
 
-def _stream_info(data: Mapping[str, Any]) -> StreamInfo:
-    device = data.get("device") or {}
-    calibration = data.get("calibration")
+def _stream_info(data: Mapping[str, Any], path: Path) -> StreamInfo:
+    """Every key checked for its JSON shape; a wrong one raises FormatError naming the key."""
+    recovery = data.get("recovery")
+    if recovery is not None and not isinstance(recovery, dict):
+        raise _bad_key(path, "recovery", recovery, "an object or null")
     return StreamInfo(
-        status=str(data["status"]),
-        format_version=int(data["format_version"]),
-        software_version=data.get("software_version"),
-        device=DeviceInfo(**device),
-        sensor_to_segment={
-            str(point): _matrix(m) for point, m in (data.get("sensor_to_segment") or {}).items()
-        },
-        calibration=None if calibration is None else _calibration(calibration),
-        lost_samples=int(data.get("lost_samples", 0)),
-        recovery=data.get("recovery"),
+        status=_text(data, "status", path),
+        format_version=_count(data, "format_version", path),
+        software_version=_optional_text(data.get("software_version"), "software_version", path),
+        device=_device(data.get("device"), path),
+        sensor_to_segment=_rotations(data.get("sensor_to_segment"), path),
+        calibration=_calibration(data.get("calibration"), path),
+        lost_samples=_count(data, "lost_samples", path, default=0),
+        recovery=recovery,
     )
 
 
-def _matrix(rows: Any) -> Matrix3:
-    if len(rows) != 3 or any(len(r) != 3 for r in rows):
-        raise ValueError("sensor_to_segment needs 3x3 matrices")
-    a, b, c = (tuple(float(x) for x in r) for r in rows)
+def _kind(value: object) -> str:
+    """The JSON kind of a value, for messages (never the value itself, which may be huge)."""
+    kinds = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"))
+    for types, name in (*kinds, (list, "a list"), (dict, "an object")):
+        if isinstance(value, types):
+            return name
+    return "null"
+
+
+def _bad_key(path: Path, key: str, value: object, expected: str) -> FormatError:
+    return FormatError(f"{key!r} is {_kind(value)}; expected {expected}", path=str(path))
+
+
+def _missing(path: Path, key: str) -> FormatError:
+    return FormatError(f"{key!r} is missing", path=str(path))
+
+
+def _text(data: Mapping[str, Any], key: str, path: Path) -> str:
+    if key not in data:
+        raise _missing(path, key)
+    value = data[key]
+    if not isinstance(value, str):
+        raise _bad_key(path, key, value, "a string")
+    return value
+
+
+def _optional_text(value: object, key: str, path: Path) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise _bad_key(path, key, value, "a string or null")
+    return value
+
+
+def _count(data: Mapping[str, Any], key: str, path: Path, default: int | None = None) -> int:
+    if key not in data and default is None:
+        raise _missing(path, key)
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad_key(path, key, value, "a whole number >= 0")
+    return value
+
+
+def _finite(value: object) -> float | None:
+    """A JSON number as a finite float, or None (booleans, text, huge or non-finite numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _numbers(value: object, size: int) -> tuple[float, ...] | None:
+    """A JSON list of exactly `size` finite numbers, or None."""
+    if not isinstance(value, list) or len(value) != size:
+        return None
+    numbers = [_finite(x) for x in value]
+    return None if None in numbers else tuple(x for x in numbers if x is not None)
+
+
+def _device(value: object, path: Path) -> DeviceInfo:
+    if value is None:
+        return DeviceInfo()
+    if not isinstance(value, dict):
+        raise _bad_key(path, "device", value, "an object or null")
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in DeviceInfo.__dataclass_fields__:
+            known = ", ".join(DeviceInfo.__dataclass_fields__)
+            raise FormatError(f"'device' has unknown key {key!r} (known: {known})", path=str(path))
+        if key == "battery_pct":
+            fields[key] = None if item is None else _finite(item)
+            if fields[key] is None and item is not None:
+                raise _bad_key(path, "device.battery_pct", item, "a number or null")
+        else:
+            fields[key] = _optional_text(item, f"device.{key}", path)
+    return DeviceInfo(**fields)
+
+
+def _rotations(value: object, path: Path) -> dict[str, Matrix3]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad_key(path, "sensor_to_segment", value, "an object of tracked point: 3x3 matrix")
+    rotations: dict[str, Matrix3] = {}
+    for point, rows in value.items():
+        matrix = _matrix(rows)
+        if matrix is None:
+            raise FormatError(
+                f"'sensor_to_segment' entry {point!r} is not a 3x3 matrix of finite numbers"
+                " (a list of three lists of three numbers)",
+                path=str(path),
+            )
+        rotations[point] = matrix
+    return rotations
+
+
+def _matrix(value: object) -> Matrix3 | None:
+    if not isinstance(value, list) or len(value) != 3:
+        return None
+    a, b, c = (_numbers(row, 3) for row in value)
+    if a is None or b is None or c is None:
+        return None
     return ((a[0], a[1], a[2]), (b[0], b[1], b[2]), (c[0], c[1], c[2]))
 
 
-def _calibration(data: Mapping[str, Any]) -> Calibration:
-    start, stop = (float(x) for x in data["window_s"])
-    gx, gy, gz = (float(x) for x in data["gravity_ms2"])
-    return Calibration((start, stop), (gx, gy, gz))
+def _calibration(value: object, path: Path) -> Calibration | None:
+    if value is None:
+        return None
+    expected = 'an object {"window_s": [start, stop], "gravity_ms2": [x, y, z]} or null'
+    if not isinstance(value, dict):
+        raise _bad_key(path, "calibration", value, expected)
+    window = _numbers(value.get("window_s"), 2)
+    gravity = _numbers(value.get("gravity_ms2"), 3)
+    if window is None:
+        raise _bad_key(path, "calibration.window_s", value.get("window_s"), "2 finite numbers")
+    if gravity is None:
+        gravity_ms2 = value.get("gravity_ms2")
+        raise _bad_key(path, "calibration.gravity_ms2", gravity_ms2, "3 finite numbers")
+    return Calibration((window[0], window[1]), (gravity[0], gravity[1], gravity[2]))
 
 
 def read_trials(events_tsv: Path) -> tuple[Trial, ...]:
@@ -286,9 +391,11 @@ def read_motion_json(path: Path) -> dict[str, Any]:
     """motion.json, checked for a positive `SamplingFrequency` (Hz)."""
     data = read_json(path)
     fs = data.get("SamplingFrequency")
-    if isinstance(fs, bool) or not isinstance(fs, int | float) or not fs > 0:
+    fs_hz = _finite(fs)
+    if fs_hz is None or not fs_hz > 0:
+        shown = repr(fs) if len(repr(fs)) <= 40 else _kind(fs)
         raise FormatError(
-            f"SamplingFrequency is {fs!r}; expected a number of Hz > 0", path=str(path)
+            f"SamplingFrequency is {shown}; expected a number of Hz > 0", path=str(path)
         )
     return data
 

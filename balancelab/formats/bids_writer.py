@@ -58,6 +58,10 @@ from balancelab.model import (
 )
 
 DEFAULT_FLUSH_INTERVAL_S = 0.5
+_KEPT_ADVICE = (
+    "Check free disk space and that the drive is still connected; the samples already on disk"
+    " are kept and balancelab recovers the session at the next start."
+)
 SECONDS = READABLE_UNITS["LATENCY"]["s"]
 
 
@@ -269,18 +273,31 @@ class RecordingWriter:
             try:
                 stream.file.flush()
                 os.fsync(stream.file.fileno())
-            except OSError as exc:
-                raise DatasetError(f"cannot write {stream.paths.motion_tsv}: {exc}") from exc
+            except (OSError, ValueError) as exc:  # ValueError: the file is already closed
+                raise DatasetError(
+                    f"cannot write {stream.paths.motion_tsv}: {_reason(exc)}",
+                    advice=_KEPT_ADVICE,
+                ) from exc
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        """Finish the session: sidecars get duration, effective rate and status `complete`."""
+        """Finish the session: sidecars get duration, effective rate and status `complete`.
+
+        The motion.tsv files are closed even if the last flush fails; then the session stays
+        marked `recording` and is recovered at the next start.
+        """
         if self._closed:
             return
         try:
-            self.flush()
+            try:
+                self.flush()
+            except BaseException:
+                self._close_files()  # its own failure, if any, would only repeat the flush's
+                raise
+            failure = self._close_files()
+            if failure is not None:
+                raise failure
             for stream in self._streams.values():
-                stream.file.close()
                 if stream.samples:
                     finalize_stream(stream.paths, stream.stats, STATUS_COMPLETE)
                 else:
@@ -290,6 +307,20 @@ class RecordingWriter:
         finally:
             self._closed = True
             self._lock.release()
+
+    def _close_files(self) -> DatasetError | None:
+        """Close every motion.tsv, all of them even if one fails; returns the first failure."""
+        failure = None
+        for stream in self._streams.values():
+            try:
+                stream.file.close()
+            except OSError as exc:
+                error = DatasetError(
+                    f"cannot write {stream.paths.motion_tsv}: {_reason(exc)}", advice=_KEPT_ADVICE
+                )
+                error.__cause__ = exc
+                failure = failure or error
+        return failure
 
     def _stream(self, tracksys: str) -> _Stream:
         self._check_open()
@@ -306,6 +337,10 @@ class RecordingWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise InvalidArgumentError(f"the writer of {self.session_dir} is already closed")
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 def _refuse_existing(all_paths: Iterable[StreamPaths]) -> None:

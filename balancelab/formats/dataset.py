@@ -44,7 +44,7 @@ DOMINANT_LEG_LEVELS = ("left", "right")
 INJURED_SIDE_LEVELS = ("left", "right", "both", "none")
 PARTICIPANT_COLUMNS = ("participant_id", "dominant_leg", "injured_side")
 README_TEXT = """\
-Balance recordings made with balancelab (https://github.com/balancelab).
+Balance recordings made with balancelab.
 
 Motion-BIDS: one folder per athlete (a pseudonym, never a name) and session; each session holds
 one motion stream per sensor (tracksys) and an events file listing the trials. Values are in the
@@ -75,7 +75,12 @@ class Participant:
 
 @dataclass(frozen=True)
 class RecoveryReport:
-    """What recovery did to one interrupted stream, to tell the user."""
+    """What recovery did to one interrupted stream, to tell the user.
+
+    Recovery only ever drops an unfinished (unterminated) last line. If it finds anything else
+    wrong (`problem` is set), it changes nothing: the stream stays marked `recording`, is skipped
+    when reading the dataset, and is retried at the next start; `advice` says what to check.
+    """
 
     motion_tsv: Path
     samples_kept: int
@@ -84,18 +89,43 @@ class RecoveryReport:
     time_span_s: tuple[float, float] | None
     removed: bool
     problem: str | None = None
+    advice: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """False when recovery left every file exactly as it found it (a `problem`)."""
+        return self.problem is None
 
     def describe(self) -> str:
-        """One sentence for the user."""
+        """What happened, for the user (one or two sentences)."""
+        name = self.motion_tsv.name
+        if self.problem is not None:
+            text = (
+                f"{name}: interrupted recording NOT recovered and nothing was changed (no byte"
+                " truncated or deleted; it stays marked 'recording' and is skipped):"
+                f" {self.problem}"
+            )
+            return text + (f". {self.advice}" if self.advice else ".")
         if self.removed:
-            return f"{self.motion_tsv.name}: interrupted before any sample; its files were removed."
+            held = (
+                f"held only {self.bytes_dropped} bytes of an unfinished first line"
+                if self.bytes_dropped
+                else "was empty or missing"
+            )
+            return (
+                f"{name}: interrupted before any complete sample (motion.tsv {held});"
+                " its files were removed."
+            )
         start, stop = self.time_span_s or (math.nan, math.nan)
-        text = (
-            f"{self.motion_tsv.name}: interrupted recording recovered; kept {self.samples_kept}"
-            f" samples ({start:.3f}-{stop:.3f} s), dropped {self.lines_dropped} incomplete"
-            f" line(s) ({self.bytes_dropped} bytes)"
+        dropped = (
+            f"dropped the unfinished last line ({self.bytes_dropped} bytes)"
+            if self.bytes_dropped
+            else "nothing dropped"
         )
-        return text + (f": {self.problem}" if self.problem else ".")
+        return (
+            f"{name}: interrupted recording recovered; kept {self.samples_kept}"
+            f" samples ({start:.3f}-{stop:.3f} s), {dropped}."
+        )
 
 
 def ensure_dataset(root: Path | str) -> Path:
@@ -133,7 +163,18 @@ def _create_dataset(root: Path) -> None:
 
 def _ensure_bidsignore(root: Path) -> None:
     path = root / ".bidsignore"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        raise DatasetError(
+            f"cannot read {path}: {problem or exc}",
+            advice=(
+                "The .bidsignore file must be readable UTF-8 text, one pattern per line. Fix it"
+                f" in a text editor (it needs the line {BIDSIGNORE_RULE}), or delete it and"
+                " balancelab writes a new one."
+            ),
+        ) from exc
     if BIDSIGNORE_RULE not in text.splitlines():
         separator = "\n" if text and not text.endswith("\n") else ""
         write_text_atomic(path, f"{text}{separator}{BIDSIGNORE_RULE}\n")
@@ -217,10 +258,15 @@ def recover_dataset(root: Path | str) -> list[RecoveryReport]:
 
 
 def _interrupted_streams(session_dir: Path) -> list[StreamPaths]:
+    """Streams marked `recording`, and those whose `_balancelab.json` cannot be read."""
     found = []
     for own in sorted((session_dir / "motion").glob("*_balancelab.json")):
         motion_tsv = own.with_name(own.name.replace("_balancelab.json", "_motion.tsv"))
-        if read_json(own).get("status") == STATUS_RECORDING:
+        try:
+            interrupted = read_json(own).get("status") == STATUS_RECORDING
+        except FormatError:
+            interrupted = True  # status unknown: recovery reports it and changes nothing
+        if interrupted:
             found.append(stream_paths_of(motion_tsv))
     return found
 
@@ -231,66 +277,106 @@ def _recover_session(session_dir: Path) -> list[RecoveryReport]:
         return []
     try:
         reports = [_recover_stream(paths) for paths in _interrupted_streams(session_dir)]
-        tidy_session(session_dir)
+        if all(report.changed for report in reports):  # else leave the session exactly as it is
+            tidy_session(session_dir)
     finally:
         lock.release()
     return reports
 
 
-@dataclass(frozen=True)
-class _Prefix:
-    """The complete, valid lines at the start of an interrupted motion.tsv."""
-
-    stats: StreamStats
-    end_offset: int
-    problem: str | None
-
-
-def _valid_prefix(paths: StreamPaths, data: bytes) -> _Prefix:
-    kept, end, first_s, last_s, lost, problem = 0, 0, math.nan, math.nan, 0, None
-    try:
-        table = read_channels(paths.channels_tsv)
-        for row in iter_motion_rows(data, paths.motion_tsv, table):
-            if not row.terminated:
-                break
-            kept, end, last_s = kept + 1, row.end_offset, row.values[0]
-            first_s = row.values[0] if kept == 1 else first_s
-            lost += all(math.isnan(v) for v in row.values[1:])
-    except FormatError as exc:
-        problem = exc.message
-    return _Prefix(StreamStats(kept, first_s, last_s, lost), end, problem)
-
-
-def _line_count(data: bytes) -> int:
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+# The longest unterminated first line still taken for an unfinished first row (a row of even
+# a hundred channels is a few kB); anything longer is not something our writer left behind.
+_MAX_PARTIAL_ROW_BYTES = 64 * 1024
 
 
 def _recover_stream(paths: StreamPaths) -> RecoveryReport:
-    data = read_bytes(paths.motion_tsv) if paths.motion_tsv.exists() else b""
-    prefix = _valid_prefix(paths, data) if data else _Prefix(StreamStats(0, 0, 0, 0), 0, None)
-    stats, dropped = prefix.stats, data[prefix.end_offset :]
+    """Drop an unfinished last line and finish the sidecars; change nothing if anything is off."""
+    try:
+        data = read_bytes(paths.motion_tsv) if paths.motion_tsv.exists() else b""
+    except FormatError as exc:
+        return _problem_report(paths, exc)
+    complete = data[: data.rfind(b"\n") + 1]
+    tail = data[len(complete) :]
+    if not complete and b"\r" not in tail and len(tail) <= _MAX_PARTIAL_ROW_BYTES:
+        return _remove_empty_stream(paths, len(tail))
+    try:
+        for sidecar in (paths.balancelab_json, paths.motion_json):
+            read_json(sidecar)
+        stats = _complete_rows(paths, data, complete)
+    except FormatError as exc:
+        return _problem_report(paths, exc)
     report = RecoveryReport(
         paths.motion_tsv,
         samples_kept=stats.samples,
-        lines_dropped=_line_count(dropped),
-        bytes_dropped=len(dropped),
-        time_span_s=(stats.first_s, stats.last_s) if stats.samples else None,
-        removed=stats.samples == 0,
-        problem=prefix.problem,
+        lines_dropped=1 if tail else 0,
+        bytes_dropped=len(tail),
+        time_span_s=(stats.first_s, stats.last_s),
+        removed=False,
     )
-    if report.removed:
-        for path in paths.stream_files:
-            path.unlink(missing_ok=True)
-        return report
-    _truncate(paths.motion_tsv, prefix.end_offset)
+    if tail:
+        _truncate(paths.motion_tsv, len(complete))
     recovery = {
         "samples_kept": report.samples_kept,
         "lines_dropped": report.lines_dropped,
         "bytes_dropped": report.bytes_dropped,
-        "problem": report.problem,
     }
     finalize_stream(paths, stats, STATUS_RECOVERED, recovery)
     return report
+
+
+def _complete_rows(paths: StreamPaths, data: bytes, complete: bytes) -> StreamStats:
+    """Statistics of the newline-terminated lines; the first bad one raises FormatError."""
+    if not complete:
+        raise FormatError(
+            f"no line feed in its {len(data)} bytes: these are not rows balancelab wrote",
+            path=str(paths.motion_tsv),
+            line=1,
+        )
+    table = read_channels(paths.channels_tsv)
+    kept, first_s, last_s, lost = 0, math.nan, math.nan, 0
+    for row in iter_motion_rows(complete, paths.motion_tsv, table):
+        kept, last_s = kept + 1, row.values[0]
+        first_s = row.values[0] if kept == 1 else first_s
+        lost += all(math.isnan(v) for v in row.values[1:])
+    return StreamStats(kept, first_s, last_s, lost)
+
+
+def _problem_report(paths: StreamPaths, exc: FormatError) -> RecoveryReport:
+    where = Path(exc.path).name if exc.path else paths.motion_tsv.name
+    if exc.line is not None:
+        where += f" line {exc.line}"
+    advice = (
+        f"Check {where} (open it in a text editor) and repair it, or restore the file from a"
+        " backup; balancelab retries the recovery at every start. To give up on this recording,"
+        f" move the folder {paths.motion_tsv.parents[1]} out of the dataset."
+    )
+    return RecoveryReport(
+        paths.motion_tsv,
+        samples_kept=0,
+        lines_dropped=0,
+        bytes_dropped=0,
+        time_span_s=None,
+        removed=False,
+        problem=exc.message,
+        advice=advice,
+    )
+
+
+def _remove_empty_stream(paths: StreamPaths, partial_bytes: int) -> RecoveryReport:
+    """A stream that holds no complete sample: remove its files (there is nothing to keep)."""
+    for path in paths.stream_files:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise DatasetError(f"cannot remove {path}: {exc.strerror or exc}") from exc
+    return RecoveryReport(
+        paths.motion_tsv,
+        samples_kept=0,
+        lines_dropped=1 if partial_bytes else 0,
+        bytes_dropped=partial_bytes,
+        time_span_s=None,
+        removed=True,
+    )
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -287,3 +287,120 @@ def test_fast_and_line_readers_agree_on_any_corruption(tmp_path: Path) -> None:
 
 
 _PLAUSIBLE_JUNK = (b"1", b"9", b"0.", b".", b"-", b"e", b"E5", b"+", b"n/a", b"\t", b"\n", b"12")
+
+
+def _json_values() -> st.SearchStrategy[object]:
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=12,
+    )
+
+
+def _sidecar_keys(session_dir: Path) -> list[tuple[str, str]]:
+    paths = cop_paths(session_dir)
+    own = json.loads(paths.balancelab_json.read_text())
+    motion = json.loads(paths.motion_json.read_text())
+    return [("balancelab_json", key) for key in own] + [("motion_json", key) for key in motion]
+
+
+def test_any_json_value_for_any_sidecar_key_is_a_format_error_or_read(tmp_path: Path) -> None:
+    session_dir = write_example_session(tmp_path, imu_rows=80, cop_rows=60)
+    paths = cop_paths(session_dir)
+    originals = {
+        name: getattr(paths, name).read_bytes() for name in ("balancelab_json", "motion_json")
+    }
+    keys = _sidecar_keys(session_dir)
+    assert {"sensor_to_segment", "calibration", "device", "lost_samples"} <= {k for _, k in keys}
+    assert {"SamplingFrequency", "TaskName"} <= {k for _, k in keys}
+
+    @settings(max_examples=300, deadline=None)
+    @given(which=st.sampled_from(keys), value=_json_values())
+    def replace_and_read(which: tuple[str, str], value: object) -> None:
+        name, key = which
+        data = json.loads(originals[name])
+        getattr(paths, name).write_text(json.dumps({**data, key: value}))
+        try:
+            read_session(session_dir)
+        except FormatError as error:
+            assert error.path == str(getattr(paths, name))
+        finally:
+            getattr(paths, name).write_bytes(originals[name])
+
+    replace_and_read()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("sensor_to_segment", [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "'sensor_to_segment' is a list"),
+        ("sensor_to_segment", {"board": [[1, 0], [0, 1]]}, "entry 'board' is not a 3x3 matrix"),
+        ("sensor_to_segment", {"board": [[1, 0, 0], [0, 1, 0], [0, 0, "1"]]}, "'board'"),
+        ("calibration", [0.0, 2.0], "'calibration' is a list"),
+        ("calibration", {"window_s": [0.0], "gravity_ms2": [0, 0, 9.8]}, "calibration.window_s"),
+        ("calibration", {"window_s": [0, 1], "gravity_ms2": "down"}, "calibration.gravity_ms2"),
+        ("device", "WitMotion", "'device' is a string"),
+        ("device", {"battery_pct": "full"}, "'device.battery_pct' is a string"),
+        ("device", {"colour": "red"}, "'device' has unknown key 'colour'"),
+        ("lost_samples", "5", "'lost_samples' is a string; expected a whole number >= 0"),
+        ("lost_samples", -1, "'lost_samples' is a number; expected a whole number >= 0"),
+        ("lost_samples", 2.5, "'lost_samples' is a number"),
+        ("lost_samples", True, "'lost_samples' is a boolean"),
+        ("status", None, "'status' is null; expected a string"),
+        ("format_version", [1], "'format_version' is a list"),
+        ("software_version", 3, "'software_version' is a number"),
+        ("recovery", "yes", "'recovery' is a string"),
+    ],
+)
+def test_a_wrong_json_shape_in_balancelab_json_names_the_file_and_key(
+    tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    paths = cop_paths(write_example_session(tmp_path, imu_rows=80, cop_rows=60))
+    data = json.loads(paths.balancelab_json.read_text())
+    paths.balancelab_json.write_text(json.dumps({**data, key: value}))
+    with pytest.raises(FormatError) as caught:
+        read_recording(paths.motion_tsv)
+    assert caught.value.path == str(paths.balancelab_json)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("motion_json", '{"TaskName": "t", "SamplingFrequency": NaN}'),
+        ("motion_json", '{"TaskName": "t", "SamplingFrequency": Infinity}'),
+        ("motion_json", '{"TaskName": "t", "SamplingFrequency": 1' + "0" * 400 + "}"),
+        ("motion_json", '{"SamplingFrequency": 1' + "0" * 5000 + "}"),
+        ("balancelab_json", "[" * 100_000 + "]" * 100_000),
+        ("balancelab_json", '{"status": "complete", "format_version": 1, "lost_samples": 1e999}'),
+    ],
+    ids=["nan", "infinity", "beyond float", "beyond int digits", "deep nesting", "overflow"],
+)
+def test_json_python_accepts_but_json_does_not_is_a_format_error(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    paths = cop_paths(write_example_session(tmp_path, imu_rows=80, cop_rows=60))
+    getattr(paths, name).write_text(text)
+    with pytest.raises(FormatError) as caught:
+        read_recording(paths.motion_tsv)
+    assert caught.value.path == str(getattr(paths, name))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.write_bytes(b"\xff\xfe*\x00*\x00/\x00"),
+        lambda p: p.mkdir(),
+    ],
+    ids=["not utf-8", "a folder"],
+)
+def test_an_unreadable_bidsignore_is_a_dataset_error(
+    tmp_path: Path, make: Callable[[Path], object]
+) -> None:
+    ensure_dataset(tmp_path)
+    (tmp_path / ".bidsignore").unlink()
+    make(tmp_path / ".bidsignore")
+    with pytest.raises(DatasetError, match=r"cannot read .*\.bidsignore") as caught:
+        ensure_dataset(tmp_path)
+    assert ".bidsignore" in caught.value.advice and "UTF-8" in caught.value.advice

@@ -320,3 +320,10 @@ def test_a_session_cannot_be_opened_twice_at_once(tmp_path: Path) -> None:
                 tmp_path, athlete="ana01", start_utc=START_UTC, task="b", streams=[COP_SPEC]
             )
         w.append("wii", *cop_data(2))
+
+
+def test_the_dataset_readme_makes_no_unverified_claims(tmp_path: Path) -> None:
+    write_example_session(tmp_path, imu_rows=80, cop_rows=60)
+    readme = (tmp_path / "README").read_text(encoding="utf-8")
+    assert readme.startswith("Balance recordings made with balancelab.")
+    assert "http" not in readme and "github" not in readme.lower()
