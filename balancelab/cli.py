@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import platformdirs
-
 from balancelab import __version__
 from balancelab.cli_ble import add_scan_command
+from balancelab.cli_common import add_data_option, dataset_root, print_recovery, report_recovery
 from balancelab.cli_stream import add_stream_command
 from balancelab.engine.analyze import analyze_path
 from balancelab.engine.examples import build_example_dataset
-from balancelab.engine.jobs import import_to_dataset, open_or_create, simulate_to_dataset
+from balancelab.engine.jobs import import_to_dataset, simulate_to_dataset
 from balancelab.engine.report import format_session
 from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
@@ -27,14 +25,6 @@ from balancelab.sim import list_scenarios
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 70
 Handler = Callable[[argparse.Namespace], int]
-
-
-def default_dataset_root() -> Path:
-    """Where recordings go unless --data says otherwise: $BALANCELAB_DATA or the user data dir."""
-    env = os.environ.get("BALANCELAB_DATA")
-    if env:
-        return Path(env).expanduser()
-    return platformdirs.user_data_path("balancelab", appauthor=False) / "recordings"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,8 +91,7 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _run_analyze(args: argparse.Namespace) -> int:
     run = analyze_path(args.path.expanduser(), whole_file_trial=_whole_file_trial(args))
-    for report in run.recovered:
-        print(f"recovered: {report.describe()}", file=sys.stderr)
+    print_recovery(run.recovered)
     for session_dir in run.skipped:
         print(
             f"skipped: {session_dir} is still being recorded (or could not be recovered)",
@@ -127,14 +116,14 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="record a session of the simulated athlete and analyse it",
         description="Simulate the demo session into your dataset, then analyse it.",
     )
-    _add_data_option(parser)
+    add_data_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
     parser.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    root = _dataset_root(args.data)
-    _report_recovery(root)
+    root = dataset_root(args.data)
+    report_recovery(root)
     result = simulate_to_dataset(root, "demo_session", athlete="demo", seed=args.seed)
     print(f"Simulated athlete recorded into {result.session_dir}\n")
     for analysed in analyze_path(result.session_dir).sessions:
@@ -169,16 +158,6 @@ def _run_examples(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_data_option(parser: argparse.ArgumentParser, flag: str = "--data") -> None:
-    parser.add_argument(
-        flag,
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="the dataset folder (default: $BALANCELAB_DATA or your user data folder)",
-    )
-
-
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "simulate",
@@ -187,7 +166,7 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     parser.add_argument("--scenario", default="demo_session", help="see --list")
     parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
-    _add_data_option(parser, "--out")
+    add_data_option(parser, "--out")
     parser.add_argument("--athlete", default="sim01", help="athlete label (letters, digits)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     parser.add_argument(
@@ -207,7 +186,7 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     parser.add_argument("source", type=Path, help="file, zip or export folder")
     parser.add_argument("--athlete", required=True, help="athlete label (letters, digits)")
-    _add_data_option(parser)
+    add_data_option(parser)
     parser.add_argument("--task", default="imported", help="task label (letters, digits)")
     parser.add_argument("--start", type=_parse_start, default=None, help="session start, ISO 8601")
     parser.add_argument("--tracked-point", choices=("board", "lowback", "sternum"), default=None)
@@ -228,15 +207,6 @@ def _parse_start(text: str) -> datetime:
     return start if start.tzinfo else start.replace(tzinfo=UTC)
 
 
-def _dataset_root(path: Path | None) -> Path:
-    return (path or default_dataset_root()).expanduser()
-
-
-def _report_recovery(root: Path) -> None:
-    for report in open_or_create(root):
-        print(f"recovered: {report.describe()}", file=sys.stderr)
-
-
 def _run_simulate(args: argparse.Namespace) -> int:
     scenarios = dict(list_scenarios())
     if args.list:
@@ -248,8 +218,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
             f"scenario {args.scenario!r} is not one of {', '.join(scenarios)}",
             advice="Run `balancelab simulate --list` to see the scenarios.",
         )
-    root = _dataset_root(args.out)
-    _report_recovery(root)
+    root = dataset_root(args.out)
+    report_recovery(root)
     result = simulate_to_dataset(
         root, args.scenario, athlete=args.athlete, seed=args.seed, start_utc=args.start
     )
@@ -266,8 +236,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    root = _dataset_root(args.data)
-    _report_recovery(root)
+    root = dataset_root(args.data)
+    report_recovery(root)
     session_dir = import_to_dataset(
         args.source,
         root,

@@ -1,4 +1,7 @@
-"""`balancelab scan`: list the Bluetooth sensors in range that balancelab can read.
+"""`balancelab scan`: list the Bluetooth sensors in range that balancelab recognises.
+
+Sensors of a recognised kind that balancelab cannot stream yet (Movesense) are listed, marked
+as such, so that a person holding one learns why `stream` refuses it instead of not seeing it.
 
 Kept apart from `cli.py`; `cli.build_parser` adds it with `add_scan_command(commands)`. bleak is
 imported only when the command runs, so the rest of the CLI works without Bluetooth.
@@ -18,6 +21,12 @@ from balancelab.errors import InvalidArgumentError
 if TYPE_CHECKING:
     from balancelab.sensors.ble import FoundSensor
 
+NOT_STREAMABLE = "[cannot stream yet]"
+NOT_STREAMABLE_NOTE = (
+    f"{NOT_STREAMABLE}: balancelab recognises this sensor but has no live driver for its kind"
+    " yet, so `balancelab stream` refuses it."
+)
+
 
 def add_scan_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `scan` on the top-level sub-command set."""
@@ -25,9 +34,9 @@ def add_scan_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "scan",
         help="list the Bluetooth sensors in range (DIY, Polar, WitMotion …)",
         description=(
-            "Listen for Bluetooth LE advertisements and list the sensors balancelab can read, "
-            "strongest signal first. Stream one with `balancelab stream ADDRESS` or "
-            "`balancelab stream ble:NAME`."
+            "Listen for Bluetooth LE advertisements and list the sensors balancelab recognises, "
+            f"strongest signal first (those it cannot stream yet are marked {NOT_STREAMABLE}). "
+            "Stream one with `balancelab stream ADDRESS` or `balancelab stream ble:NAME`."
         ),
     )
     parser.add_argument(
@@ -55,7 +64,8 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def format_table(found: Sequence[FoundSensor]) -> str:
-    """One line per sensor: address, kind, signal, battery, name."""
+    """One line per sensor: address, kind, signal, battery, name; a recognised sensor that
+    cannot be streamed yet is marked after its name, with a note below the table."""
     if not found:
         return (
             "No sensors found. Switch the sensor on (Polar straps need skin contact), bring it "
@@ -66,10 +76,18 @@ def format_table(found: Sequence[FoundSensor]) -> str:
         rssi = f"{f.rssi_dbm} dBm" if f.rssi_dbm is not None else "?"
         battery = f"{f.battery_pct} %" if f.battery_pct is not None else "-"
         kind = f.kind.value if f.kind is not None else "unknown"
-        lines.append(f"{f.address:<38} {kind:<10} {rssi:>7} {battery:>7}  {f.name or ''}")
+        mark = f"  {NOT_STREAMABLE}" if f.kind is not None and not f.streamable else ""
+        lines.append(f"{f.address:<38} {kind:<10} {rssi:>7} {battery:>7}  {f.name or ''}{mark}")
+    if any(f.kind is not None and not f.streamable for f in found):
+        lines += ["", NOT_STREAMABLE_NOTE]
     return "\n".join(lines)
 
 
 def format_json(found: Sequence[FoundSensor]) -> str:
-    """The sensors as a JSON list of objects."""
-    return json.dumps([{**asdict(f), "kind": f.kind.value if f.kind else None} for f in found])
+    """The sensors as a JSON list of objects (`streamable`: `balancelab stream` can record it)."""
+    return json.dumps(
+        [
+            {**asdict(f), "kind": f.kind.value if f.kind else None, "streamable": f.streamable}
+            for f in found
+        ]
+    )

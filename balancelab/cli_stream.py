@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from balancelab.cli_common import add_data_option, dataset_root, report_recovery
 from balancelab.engine.streaming import (
     DEVICE_FORMS,
     StreamEvent,
@@ -23,6 +23,7 @@ from balancelab.sensors.base import SourceState
 from balancelab.sim import list_scenarios
 
 EXIT_LOST = 1
+ENDED = frozenset({SourceState.STOPPED, SourceState.LOST})
 
 
 def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,13 +40,7 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--seconds", type=float, default=None, help="stop after N s (default: until it ends)"
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="the dataset folder (default: $BALANCELAB_DATA or your user data folder)",
-    )
+    add_data_option(parser, "--out")
     parser.add_argument("--scenario", default="demo_session", help="scenario for DEVICE sim")
     parser.add_argument("--seed", type=int, default=0, help="random seed for DEVICE sim")
     parser.add_argument(
@@ -58,12 +53,10 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 def run_stream(args: argparse.Namespace) -> int:
     """The `stream` handler: 0 when the source ended or was stopped, 1 when it was lost."""
-    from balancelab import cli  # noqa: PLC0415 - cli imports this module
-
     _check_args(args)
     source = open_source(args.device, scenario=args.scenario, seed=args.seed, speed=args.speed)
-    root = (args.out or cli.default_dataset_root()).expanduser()
-    cli._report_recovery(root)
+    root = dataset_root(args.out)
+    report_recovery(root)
     print(f"streaming {source.name} into {root} (Ctrl-C stops and keeps the recording)")
     result = stream_to_dataset(
         source, root, args.seconds, _print_event, athlete=args.athlete, task=args.task
@@ -88,9 +81,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _print_event(event: StreamEvent) -> None:
-    """Called on the engine thread: one line per state change and per second."""
+    """Called on the engine thread: one line per state change and per second. Once the source
+    has ended (stopped or lost) its state line was printed; the final figures go to the
+    summary, so no progress line repeats the end."""
     if isinstance(event, StreamProgress):
-        if event.state is not SourceState.STOPPED:
+        if event.state not in ENDED:
             print(f"{event.elapsed_s:6.1f} s  {_progress_line(event)}", flush=True)
         return
     reason = f"  ({event.reason})" if event.reason else ""

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from balancelab.devices import diy, polar
+from balancelab.devices import diy
 from balancelab.devices.polar import MeasurementType
 from balancelab.sensors.base import SampleBatch, SourceEvent, SourceStats
 from balancelab.sensors.ble import BleSource
-from balancelab.sensors.ble_drivers import DiyDriver, Driver, PolarDriver, WitMotionDriver, _Merger
+from balancelab.sensors.ble_drivers import DiyDriver, Driver, PolarDriver, WitMotionDriver
 from benchmarks.common import Figure, best_of, report
 from tests.support.ble import VirtualAir, VirtualTimeLoop
 from tests.support.ble.diy_twin import DiyTwin
@@ -30,7 +30,7 @@ PACKETS = 2000
 
 def _diy() -> tuple[Driver, list[bytes], int]:
     driver = DiyDriver("diyboard", "board", 200.0)
-    driver.config = diy.DiyConfig(2000, 8, 5, 2000, 0.244e-3, 70e-3)
+    driver.use_config(diy.DiyConfig(2000, 8, 5, 2000, 0.244e-3, 70e-3))
     raw = np.arange(30).reshape(5, 6)
     packets = [diy.encode_data(5 * i, 5000 * i * 5, raw) for i in range(PACKETS)]
     return driver, packets, 5
@@ -41,9 +41,7 @@ def _polar(verity: bool) -> tuple[Driver, list[bytes], int]:
     measurements = (MeasurementType.ACC, MeasurementType.GYRO) if verity else (MeasurementType.ACC,)
     n = 24 if verity else 36
     fs = 52 if verity else 200
-    for m in measurements:
-        driver.streams[m] = polar.PmdStream(m, sample_rate_hz=fs, factor=1.0)
-    driver.merger = _Merger(measurements, fs) if verity else None
+    driver.use_streams(dict.fromkeys(measurements, fs))
     counts = np.cumsum(np.ones((n, 3), dtype=np.int64), axis=0)
     packets = []
     for i in range(PACKETS):

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from uuid import UUID
 
 import numpy as np
 from numpy.typing import NDArray
@@ -168,3 +169,24 @@ def detect_kind(name: str | None, service_uuids: Sequence[str]) -> DeviceKind | 
             if lowered.startswith(prefix):
                 return kind
     return None
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def is_ble_address(text: str) -> bool:
+    """True if `text` is a Bluetooth address as the OS reports it: a MAC `AA:BB:CC:DD:EE:FF`
+    (Linux, Windows) or a UUID in its 36-character form (macOS: CoreBluetooth identifiers).
+
+    Anything else (a name, a UUID in braces or without dashes) is not: it would never equal
+    the address a scan reports.
+    """
+    parts = text.split(":")
+    if len(parts) == 6:
+        return all(len(p) == 2 and set(p) <= _HEX_DIGITS for p in parts)
+    if len(text) != 36:
+        return False
+    try:
+        return str(UUID(text)) == text.lower()
+    except ValueError:
+        return False

@@ -1,7 +1,8 @@
 """Polar Measurement Data (PMD): control-point commands and responses, data frames → SI.
 
-Source: Polar's `online_measurement.pdf` (v1.0, 2024) and the behaviour asserted by the Polar
-SDK tests (vectors in shared/devices/vectors/polar_pmd.json, © Polar Electro Oy).
+Source: Polar's `online_measurement.pdf` (v1.0, 2024, in Polar's public SDK,
+github.com/polarofficial/polar-ble-sdk `technical_documentation/`) and the behaviour asserted by
+that SDK's own Android and iOS tests (© Polar Electro Oy).
 
 Data notification: `[0] measurement type · [1..8] u64 LE ns since 2000-01-01 (device clock) of
 the LAST sample · [9] frame type (bit 7 = delta-compressed) · [10..] content`.

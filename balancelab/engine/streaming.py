@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from balancelab.devices.common import is_ble_address
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.model import FloatArray, Trial
 from balancelab.sensors.base import SampleBatch, Source, SourceEvent, SourceState, SourceStats
@@ -90,6 +91,8 @@ class StreamResult:
     error: BalancelabError | None = None
     interrupted: bool = False
     events: tuple[SourceEvent, ...] = field(default=())
+    trials_dropped: int = 0
+    """Trials not written: added after the session closed, or no session opened."""
 
 
 class EngineLoop:
@@ -234,7 +237,8 @@ class StreamHandle:
         self.source.stop()
 
     def add_trial(self, trial: Trial) -> None:
-        """Record a trial in the session (events.tsv)."""
+        """Record a trial in the session (events.tsv); one added while the source is still
+        connecting is written as soon as the session opens."""
         self._engine.call_soon(self._tap.recorder.add_trial, trial)
 
     def snapshot(self, tracksys: str) -> tuple[FloatArray, FloatArray] | None:
@@ -354,6 +358,7 @@ async def _record(tap: _Tap, seconds: float | None) -> StreamResult:
         samples_written=recorder.samples_written,
         rows_dropped=dict(recorder.rows_dropped),
         error=recorder.error,
+        trials_dropped=recorder.trials_dropped,
         events=tuple(tap.events),
     )
 
@@ -386,7 +391,7 @@ def open_source(
         return _open_replay(text.removeprefix("replay:"), speed)
     if text.startswith("phyphox://"):
         return _open_phyphox(text)
-    if text.startswith("ble:") or _is_ble_address(text):
+    if text.startswith("ble:") or is_ble_address(text):
         return _open_ble(text.removeprefix("ble:"))
     raise InvalidArgumentError(
         f"DEVICE {spec!r} is not a source balancelab knows",
@@ -416,18 +421,6 @@ def _open_phyphox(text: str) -> Source:
     if not host or parts.path not in ("", "/") or parts.query:
         raise InvalidArgumentError(f"{text!r} does not name a host", advice=advice)
     return PhyphoxSource(host, port or DEFAULT_PORT)
-
-
-def _is_ble_address(text: str) -> bool:
-    parts = text.split(":")
-    is_mac = len(parts) == 6 and all(len(p) == 2 and _is_hex(p) for p in parts)
-    groups = text.split("-")
-    is_uuid = [len(g) for g in groups] == [8, 4, 4, 4, 12] and all(_is_hex(g) for g in groups)
-    return is_mac or is_uuid
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _open_ble(target: str) -> Source:

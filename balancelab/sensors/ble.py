@@ -25,7 +25,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
 
-from balancelab.devices.common import DecodeError, DeviceKind, detect_kind
+from balancelab.devices.common import DecodeError, DeviceKind, detect_kind, is_ble_address
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import TRACKED_POINTS, DeviceInfo
@@ -80,13 +80,19 @@ class BleBackend:
 
 @dataclass(frozen=True)
 class FoundSensor:
-    """A sensor seen by `scan`: `kind` None if balancelab cannot read it."""
+    """A device seen by `scan`: `kind` None if balancelab does not recognise it."""
 
     address: str
     name: str | None
     kind: DeviceKind | None
     rssi_dbm: int | None
     battery_pct: int | None
+
+    @property
+    def streamable(self) -> bool:
+        """True if `BleSource` can stream it (its kind has a driver); a recognised kind
+        without one (Movesense) is listed but cannot be streamed yet."""
+        return self.kind in DRIVERS
 
 
 @dataclass(frozen=True)
@@ -150,8 +156,9 @@ async def scan(
     read_battery: bool = False,
 ) -> list[FoundSensor]:
     """Sensors advertising within `timeout_s`, strongest signal first. Only kinds balancelab
-    reads unless `include_unknown`; `read_battery` connects briefly to those whose
-    advertisement carries no battery level. Raises `BluetoothError` subclasses."""
+    recognises unless `include_unknown` (`FoundSensor.streamable` tells those it can stream
+    from those it cannot yet); `read_battery` connects briefly to those whose advertisement
+    carries no battery level. Raises `BluetoothError` subclasses."""
     backend = backend or BleBackend()
     try:
         async with BleakScanner(**backend.scanner_kwargs) as scanner:
@@ -209,20 +216,14 @@ class _BleakGatt:
 
 class _LinkLostError(Exception):
     """This connection ended or could not be made; `reason` says why, in words; `streamed`
-    if samples arrived on it (a fresh drop, so the back-off starts over)."""
+    if samples arrived on it (a fresh drop, so the back-off starts over); `advice` what a
+    person can do if the source gives up on it (None: bring the sensor back)."""
 
-    def __init__(self, reason: str, *, streamed: bool = False) -> None:
+    def __init__(self, reason: str, *, streamed: bool = False, advice: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.streamed = streamed
-
-
-def _is_address(text: str) -> bool:
-    parts = text.split(":")
-    hexdigits = set("0123456789abcdefABCDEF")
-    is_mac = len(parts) == 6 and all(len(p) == 2 and set(p) <= hexdigits for p in parts)
-    is_uuid = len(text) == 36 and text.count("-") == 4  # macOS reports CoreBluetooth UUIDs
-    return is_mac or is_uuid
+        self.advice = advice
 
 
 class BleSource:
@@ -308,13 +309,15 @@ class BleSource:
             self.lifecycle.set_state(SourceState.STOPPED, "stopped")
 
     async def _supervise(self) -> None:
+        """Connect, and reconnect after each drop until stopped or given up; every device,
+        adapter or link problem ends here (as a retry or as `lost` with advice)."""
         attempt = 0
         trouble_since_s = self.lifecycle.clock()
         while not self._stopping():
             try:
-                await self._session()
+                await self._attempt()
                 return
-            except (SensorProtocolError, BluetoothUnavailableError) as error:
+            except BalancelabError as error:  # the sensor or the adapter: retrying won't help
                 self.lifecycle.set_state(SourceState.LOST, f"{error} — {error.advice}")
                 return
             except _LinkLostError as lost:
@@ -323,7 +326,7 @@ class BleSource:
                 if lost.streamed:
                     trouble_since_s, attempt = self.lifecycle.clock(), 0
                 if self.lifecycle.clock() - trouble_since_s > self.policy.give_up_after_s:
-                    self.lifecycle.set_state(SourceState.LOST, self._give_up_reason(lost.reason))
+                    self.lifecycle.set_state(SourceState.LOST, self._give_up_reason(lost))
                     return
                 if self._spec is not None:
                     self._enter_reconnecting(lost.reason)
@@ -337,24 +340,40 @@ class BleSource:
             self._reconnecting_since_s = self.lifecycle.session_time_s()
         self.lifecycle.set_state(SourceState.RECONNECTING, reason)
 
-    def _give_up_reason(self, reason: str) -> str:
-        advice = SensorNotFoundError.default_advice
+    def _give_up_reason(self, lost: _LinkLostError) -> str:
+        advice = lost.advice or SensorNotFoundError.default_advice
         limit_s = self.policy.give_up_after_s
-        return f"gave up on {self.target} after {limit_s:.0f} s: {reason} — {advice}"
+        return f"gave up on {self.target} after {limit_s:.0f} s: {lost.reason} — {advice}"
+
+    async def _attempt(self) -> None:
+        """`_session`, where the adapter failing (scan refused, Bluetooth restarting) or the
+        sensor not answering is fatal on the first connection (the person must act) but, once
+        the sensor has streamed, a lost link like any other: reconnecting goes on."""
+        try:
+            await self._session()
+        except (BluetoothError, SensorNotFoundError) as error:
+            if self._spec is None:
+                raise
+            raise _LinkLostError(str(error), advice=error.advice) from error
 
     async def _session(self) -> None:
         """One connection: find, connect, configure, stream; returns on stop, raises
-        `_LinkLostError` when the link cannot be made or ends."""
+        `_LinkLostError` when the link cannot be made or ends, `BluetoothError` or
+        `SensorNotFoundError` when the adapter fails, `SensorProtocolError` for a sensor
+        this source cannot use."""
         device = await self._find()
         link_down = asyncio.Event()
         self._session_start_s = self.lifecycle.clock()
         self._session_streamed = False
-        client = BleakClient(
-            device,
-            disconnected_callback=lambda _client: link_down.set(),
-            timeout=self.policy.connect_timeout_s,
-            **self.backend.client_kwargs,
-        )
+        try:
+            client = BleakClient(
+                device,
+                disconnected_callback=lambda _client: link_down.set(),
+                timeout=self.policy.connect_timeout_s,
+                **self.backend.client_kwargs,
+            )
+        except (BleakError, OSError) as error:
+            raise _translate(error, f"connecting to {self.target}") from error
         try:
             try:
                 async with asyncio.timeout(self.policy.connect_timeout_s):
@@ -373,7 +392,7 @@ class BleSource:
 
     async def _find(self) -> BLEDevice:
         target = self.target.lower()
-        by_address = _is_address(self.target)
+        by_address = is_ble_address(self.target)
 
         def matches(device: BLEDevice, adv: AdvertisementData) -> bool:
             if by_address:
@@ -418,10 +437,17 @@ class BleSource:
 
     def _make_driver(self, client: BleakClient, device: BLEDevice) -> Driver:
         kind = self.kind or self._adv_kind or _kind_from_services(client)
-        if kind is None or kind not in DRIVERS:
+        if kind is not None and kind not in DRIVERS:
+            supported = ", ".join(k.value for k in DRIVERS)
             raise SensorProtocolError(
-                f"{self.target} ({device.name or 'no name'}) is not a sensor balancelab reads"
-                + (f" (kind {kind})" if kind else ""),
+                f"{self.target} ({device.name or 'no name'}) is a {kind.value} sensor, which "
+                "balancelab recognises but cannot stream yet",
+                advice=f"Stream one of the kinds balancelab drives ({supported}); "
+                "`balancelab scan` marks the sensors it cannot stream yet.",
+            )
+        if kind is None:
+            raise SensorProtocolError(
+                f"{self.target} ({device.name or 'no name'}) is not a sensor balancelab reads",
                 advice="Pass kind= if you know the sensor's family; `balancelab scan` lists "
                 "the sensors balancelab recognises.",
             )

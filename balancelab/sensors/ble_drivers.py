@@ -6,13 +6,16 @@ each notification into a `SampleBatch` on the session clock with the pure decode
 `balancelab.devices`: device clock → session clock through a `ClockMapper`, duplicates and
 out-of-order packets dropped, lost samples (from sequence numbers or timestamps, also across a
 reconnect) delivered as NaN rows. A malformed packet raises `DecodeError`; the source counts it.
+
+`DiyDriver.use_config` and `PolarDriver.use_streams` set a driver up as a connection would
+have, without one: for decoding recorded notifications and for the benchmarks.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +25,7 @@ from balancelab.devices import diy, polar, witmotion
 from balancelab.devices.common import Decoded, DecodeError, DeviceKind
 from balancelab.devices.polar import MeasurementType
 from balancelab.devices.timing import ClockMapper, HostTimestamper, SequenceTracker, Unwrapper
-from balancelab.errors import BalancelabError
+from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.model import Channel, ChannelType, FloatArray, imu_channels
 from balancelab.sensors.base import SampleBatch, SourceStats
 
@@ -166,13 +169,19 @@ class DiyDriver(Driver):
             raise SensorProtocolError(f"{self.tracksys}: no DIY Config characteristic")
         await gatt.write(diy.CONFIG_UUID, diy.encode_config(self.wanted), response=True)
         try:
-            self.config = diy.decode_config(await gatt.read(diy.CONFIG_UUID))
+            config = diy.decode_config(await gatt.read(diy.CONFIG_UUID))
         except DecodeError as error:
             raise SensorProtocolError(f"{self.tracksys}: unusable Config: {error}") from error
+        return self.use_config(config)
+
+    def use_config(self, config: diy.DiyConfig) -> StreamLayout:
+        """Decode from now on as for a sensor running `config` (what `configure` reads back
+        from the sensor); a new stream starts. Also how to decode without a connection."""
+        self.config = config
         self.tracker.reset()
         self._new_stream = True
-        gyro = self.config.gyro_enabled
-        return self._layout(imu_channels(self.tracked_point, gyro=gyro), self.config.odr_hz)
+        gyro = config.gyro_enabled
+        return self._layout(imu_channels(self.tracked_point, gyro=gyro), config.odr_hz)
 
     def decode(self, payload: bytes, arrival_s: float, stats: SourceStats) -> SampleBatch | None:
         config = self.config
@@ -251,10 +260,40 @@ class PolarDriver(Driver):
             rates = offered.settings.sample_rate_hz if offered.settings else ()
             target = self.rate_hz or 200.0
             self.rates_hz[measurement] = min(rates or (52,), key=lambda r: abs(r - target))
+        return self._merged_layout()
+
+    def _merged_layout(self) -> StreamLayout:
+        """ACC alone, or ACC and GYRO merged into rows of 6 channels at the ACC rate."""
         gyro = MeasurementType.GYRO in self.measurements
         fs_hz = self.rates_hz[MeasurementType.ACC]
         self.merger = _Merger(self.measurements, fs_hz) if gyro else None
         return self._layout(imu_channels(self.tracked_point, gyro=gyro), fs_hz)
+
+    def use_streams(
+        self,
+        rates_hz: Mapping[MeasurementType, int],
+        factors: Mapping[MeasurementType, float] | None = None,
+    ) -> StreamLayout:
+        """Decode from now on the PMD streams of `rates_hz` (ACC, and GYRO if given, merged
+        with it) with their conversion `factors` (default 1.0), as `configure` and `start` set
+        them up on a connection. Also how to decode frames without a connection."""
+        wanted = (MeasurementType.ACC, MeasurementType.GYRO)
+        if MeasurementType.ACC not in rates_hz or set(rates_hz) - set(wanted):
+            raise InvalidArgumentError(
+                f"rates_hz must give ACC (and optionally GYRO), got {sorted(rates_hz)}"
+            )
+        self.measurements = tuple(m for m in wanted if m in rates_hz)
+        self.rates_hz = dict(rates_hz)
+        layout = self._merged_layout()
+        for measurement in self.measurements:
+            self._open_stream(measurement, (factors or {}).get(measurement, 1.0))
+        return layout
+
+    def _open_stream(self, measurement: MeasurementType, factor: float) -> None:
+        self.factors[measurement] = factor
+        self.streams[measurement] = polar.PmdStream(
+            measurement, sample_rate_hz=self.rates_hz[measurement], factor=factor
+        )
 
     async def _command(self, gatt: GattPort, command: bytes) -> polar.ControlResponse:
         await gatt.write(polar.CONTROL_POINT_UUID, command, response=True)
@@ -283,14 +322,8 @@ class PolarDriver(Driver):
             )
             response = await self._command(gatt, command)
             factors = response.settings.factor if response.settings else ()
-            self.factors[measurement] = (
-                factors[0] if factors else self.factors.get(measurement, 1.0)
-            )
-            self.streams[measurement] = polar.PmdStream(
-                measurement,
-                sample_rate_hz=self.rates_hz[measurement],
-                factor=self.factors[measurement],
-            )
+            factor = factors[0] if factors else self.factors.get(measurement, 1.0)
+            self._open_stream(measurement, factor)
 
     async def stop(self, gatt: GattPort) -> None:
         for measurement in self.measurements:

@@ -1,6 +1,7 @@
 """A phone running phyphox with "remote access" on: live accelerometer and gyroscope over HTTP.
 
-The documented interface (shared/devices/ble-research.md §3e): `/config` names the experiment's
+The documented interface (phyphox's remote-access docs: phyphox.org, "Remote-interface
+communication", and the phyphox-docs `remote-interface` pages): `/config` names the experiment's
 buffers, `/control?cmd=clear|start|stop` runs it, and `/get?acc_time=<t>&accX=<t>%7Cacc_time…`
 returns only the values after the last time we have. Requests are serialised (the phone's
 server is single-threaded). Experiment time is mapped to the session clock by the lower

@@ -5,7 +5,12 @@ asked for, so the event loop never waits on the disk. Each batch is handed to th
 the worker takes it (a killed process loses nothing already appended) and the files are fsynced
 every `sync_every_s` (default 0.25 s) while rows arrive, so whatever was received is on disk
 within 0.5 s. The session opens when the source first reports `streaming` (its streams are
-known then) and closes cleanly on `lost`, keeping every sample.
+known then) and closes cleanly on `lost`, keeping every sample. Trials added before it opens
+wait and are written when it does.
+
+The session's start time is its onset on the wall clock: the time the source's session clock
+read 0 (when `run` began, before scanning and connecting), not the moment streaming began, so
+`start_utc + time_s` is when a sample was taken.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import concurrent.futures
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +33,21 @@ from balancelab.sensors.base import SampleBatch, SourceEvent, SourceState
 
 DEFAULT_SYNC_EVERY_S = 0.25
 ErrorCallback = Callable[[BalancelabError], None]
+WallClock = Callable[[], datetime]
+"""Returns the time now, timezone-aware (UTC); injected so tests can pin it."""
+
+
+def utc_now() -> datetime:
+    """The wall clock: now, in UTC."""
+    return datetime.now(UTC)
 
 
 class Recorder:
-    """Writes batches and trials of one source to `dataset_root`; call `start()` then `close()`."""
+    """Writes batches and trials of one source to `dataset_root`; call `start()` then `close()`.
+
+    `start_utc` pins the session start; by default it is the wall-clock time (`wall_clock`) of
+    the session onset, found at the first `streaming` event as now − the event's session time.
+    """
 
     def __init__(
         self,
@@ -43,12 +59,15 @@ class Recorder:
         start_utc: datetime | None = None,
         sync_every_s: float = DEFAULT_SYNC_EVERY_S,
         on_error: ErrorCallback | None = None,
+        wall_clock: WallClock = utc_now,
     ) -> None:
         self.dataset_root = Path(dataset_root)
         self._streams = streams
         self._athlete = athlete
         self._task = task
-        self._start_utc = start_utc
+        self.start_utc = start_utc
+        """The session's start (UTC): given, or set when the session opens."""
+        self._wall_clock = wall_clock
         self._sync_every_s = sync_every_s
         self._on_error = on_error
         self._pool = concurrent.futures.ThreadPoolExecutor(1, "balancelab-recorder")
@@ -64,13 +83,17 @@ class Recorder:
         self.rows_submitted: Counter[str] = Counter()
         self.rows_dropped: Counter[str] = Counter()
         """Rows refused before writing, by reason (time not increasing, unknown stream)."""
+        self.trials_dropped = 0
+        """Trials that could not be written: added after the session closed, or the session
+        never opened (no sample arrived)."""
+        self._pending_trials: list[Trial] = []
         self.session_dir: Path | None = None
 
     # The sink (called on the source's loop thread; never blocks) ---------------------------
 
     def on_event(self, event: SourceEvent) -> None:
         if event.state is SourceState.STREAMING and not self._opening:
-            self._open()
+            self._open(event.time_s)
         elif event.state is SourceState.LOST:
             self._submit(self._close_writer)
             self._closing = True
@@ -86,9 +109,14 @@ class Recorder:
             self._submit(self._append, batch.tracksys, times, values)
 
     def add_trial(self, trial: Trial) -> None:
-        """Store a trial (events.tsv is rewritten atomically at once)."""
-        if self._opening and not self._closing:
+        """Store a trial (events.tsv is rewritten atomically at once); one added before the
+        session opens is kept until it does."""
+        if self._closing:
+            self.trials_dropped += 1
+        elif self._opening:
             self._submit(self._add_trial, trial)
+        else:
+            self._pending_trials.append(trial)
 
     # Life ----------------------------------------------------------------------------------
 
@@ -104,6 +132,8 @@ class Recorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._syncer
         self._closing = True
+        self.trials_dropped += len(self._pending_trials)
+        self._pending_trials.clear()
         done = self._pool.submit(self._close_writer)
         await asyncio.wrap_future(done)
         self._pool.shutdown(wait=True)
@@ -119,16 +149,24 @@ class Recorder:
 
     # The loop side -------------------------------------------------------------------------
 
-    def _open(self) -> None:
+    def _open(self, session_time_s: float) -> None:
+        """Open the session at the first `streaming` event, reported at `session_time_s`."""
         self._opening = True
+        if self.start_utc is None:
+            self.start_utc = self._wall_clock() - timedelta(seconds=session_time_s)
         try:
             specs = list(self._streams())
         except BalancelabError as error:
             self._fail(error)
+            self.trials_dropped += len(self._pending_trials)
+            self._pending_trials.clear()
             return
         for spec in specs:
             self._last_time_s[spec.tracksys] = -np.inf
-        self._submit(self._open_writer, specs)
+        self._submit(self._open_writer, specs, self.start_utc)
+        pending, self._pending_trials = self._pending_trials, []
+        for trial in pending:
+            self._submit(self._add_trial, trial)
 
     def _checked(self, batch: SampleBatch) -> tuple[np.ndarray, np.ndarray]:
         """Rows the writer accepts: known stream, finite and strictly increasing times."""
@@ -181,8 +219,7 @@ class Recorder:
 
     # The worker side (one thread, in order) ------------------------------------------------
 
-    def _open_writer(self, specs: Sequence[StreamSpec]) -> None:
-        start = self._start_utc or datetime.now(UTC).replace(microsecond=0)
+    def _open_writer(self, specs: Sequence[StreamSpec], start: datetime) -> None:
         self._writer = open_session(
             self.dataset_root,
             athlete=self._athlete,

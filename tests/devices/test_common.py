@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from balancelab.devices.common import Decoded, DecodeError, DeviceKind, detect_kind
+from balancelab.devices.common import (
+    Decoded,
+    DecodeError,
+    DeviceKind,
+    detect_kind,
+    is_ble_address,
+)
 from balancelab.errors import BalancelabError
 
 
@@ -41,3 +47,26 @@ def test_decoded_columns_and_values() -> None:
     assert decoded.columns == ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
     assert decoded.values.shape == (2, 6)
     assert Decoded().values.shape == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "is_address"),
+    [
+        ("AA:BB:CC:DD:EE:FF", True),
+        ("f0:00:00:00:00:01", True),
+        ("5D1C0A3E-9C1B-4F6A-8E2D-7B3C4A5D6E7F", True),  # macOS CoreBluetooth identifier
+        ("5d1c0a3e-9c1b-4f6a-8e2d-7b3c4a5d6e7f", True),
+        ("AA:BB:CC:DD:EE", False),  # five octets
+        ("AA:BB:CC:DD:EE:FG", False),  # not hex
+        ("AAA:BB:CC:DD:EE:F", False),
+        ("AA-BB-CC-DD-EE-FF", False),
+        ("balancelab-leftfoot-board-2024-00001", False),  # 36 characters, four dashes: a name
+        ("5D1C0A3E9C1B4F6A8E2D7B3C4A5D6E7F", False),  # a UUID, but not as an OS reports one
+        ("{5D1C0A3E-9C1B-4F6A-8E2D-7B3C4A5D6E7F}", False),
+        ("5D1C0A3E-9C1B-4F6A-8E2D-7B3C4A5D6E7", False),
+        ("Polar H10 A1B2C3D4", False),
+        ("", False),
+    ],
+)
+def test_is_ble_address(text: str, is_address: bool) -> None:
+    assert is_ble_address(text) is is_address

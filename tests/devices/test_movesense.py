@@ -1,4 +1,6 @@
-"""Movesense GSP: the captures of shared/devices/vectors/movesense_imu.json."""
+"""Movesense GSP: captured `/Meas/Acc`, `/Gyro`, `/Magn`, `/IMU6` and `/IMU9` payloads and
+their expected values, from the public validation fixtures of sensein/movesense-py (checked
+there against Movesense's SBEM-to-JSON conversion)."""
 
 from __future__ import annotations
 

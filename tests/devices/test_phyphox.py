@@ -1,4 +1,5 @@
-"""phyphox remote access: the vectors of shared/devices/vectors/phyphox_remote.json and more."""
+"""phyphox remote access: the request and response examples of phyphox's remote-interface
+documentation (phyphox.org, phyphox-docs `remote-interface`), and more."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Polar PMD: every vector of shared/devices/vectors/polar_pmd.json (© Polar Electro Oy)."""
+"""Polar PMD: every frame, setting and timestamp example asserted by the Polar BLE SDK's own
+Android and iOS tests (github.com/polarofficial/polar-ble-sdk, © Polar Electro Oy)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""WitMotion WT901BLE: the vectors of shared/devices/vectors/witmotion_wt901ble.json, commands."""
+"""WitMotion WT901BLE: captured `55 61` notifications and the magnetometer example of the
+WT901BLECL datasheet (§6.1), decoded by the datasheet's formulas; the configuration commands."""
 
 from __future__ import annotations
 

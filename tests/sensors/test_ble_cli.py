@@ -8,12 +8,19 @@ import json
 
 import pytest
 
-from balancelab.cli_ble import add_scan_command, format_json, format_table
+from balancelab.cli_ble import (
+    NOT_STREAMABLE,
+    NOT_STREAMABLE_NOTE,
+    add_scan_command,
+    format_json,
+    format_table,
+)
 from balancelab.devices.common import DeviceKind
 from balancelab.errors import InvalidArgumentError
 from balancelab.sensors.ble import FoundSensor, scan
 from tests.support.ble import VirtualAir
 from tests.support.ble.diy_twin import DiyTwin
+from tests.support.ble.movesense_twin import MovesenseTwin
 from tests.support.ble.witmotion_twin import WitMotionTwin
 
 
@@ -42,7 +49,33 @@ async def test_scan_table_and_json_show_what_the_air_holds() -> None:
         "kind": "witmotion",
         "rssi_dbm": -66,
         "battery_pct": None,
+        "streamable": True,
     }
+    assert NOT_STREAMABLE not in format_table(found)
+
+
+@pytest.mark.asyncio
+@pytest.mark.virtual_time
+async def test_scan_marks_a_sensor_balancelab_cannot_stream_yet() -> None:
+    air = VirtualAir()
+    await DiyTwin(air, "balancelab-board", rssi_dbm=-48).start()
+    await MovesenseTwin(air, rssi_dbm=-52).start()
+    async with asyncio.timeout(10):
+        found = await scan(0.5, backend=air.ble_backend())
+    table = format_table(found).splitlines()
+    assert NOT_STREAMABLE not in table[1]
+    assert table[2].split() == [
+        "F0:00:00:00:00:02",
+        "movesense",
+        "-52",
+        "dBm",
+        "-",
+        "Movesense",
+        "233830000123",
+        *NOT_STREAMABLE.split(),
+    ]
+    assert table[-1] == NOT_STREAMABLE_NOTE and "cannot stream" in NOT_STREAMABLE_NOTE
+    assert [s["streamable"] for s in json.loads(format_json(found))] == [True, False]
 
 
 def test_empty_scan_says_what_to_do_and_seconds_are_checked() -> None:

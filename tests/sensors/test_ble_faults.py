@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakDeviceNotFoundError,
+    BleakError,
+)
 
 from balancelab.devices import diy
 from balancelab.sensors.base import SourceState
 from balancelab.sensors.ble import ReconnectPolicy
 from tests.support.ble import VirtualAir
+from tests.support.ble.backend import Fault
 from tests.support.ble.diy_twin import DiyTwin
 from tests.support.ble.polar_twin import PolarTwin
 from tests.support.ble.scenarios import assert_same_samples, make_source, stream_for
@@ -182,3 +190,88 @@ async def test_two_sensors_at_once_each_deliver_their_own_samples() -> None:
     assert_same_samples(sinks[1], back)
     assert {b.tracksys for b in sinks[0].batches} == {"diyboard"}
     assert {b.tracksys for b in sinks[1].batches} == {"polarlowback"}
+
+
+def powered_off(message: str) -> BleakError:
+    return BleakBluetoothNotAvailableError(message, BleakBluetoothNotAvailableReason.POWERED_OFF)
+
+
+ADAPTER_ERRORS = {
+    "bleak-error": BleakError,
+    "bluetooth-off": powered_off,
+    "device-not-found": lambda message: BleakDeviceNotFoundError("F0:00:00:00:00:01", message),
+}
+
+
+def fault_of(air: VirtualAir, where: str) -> Fault:
+    return air.scan_faults if where == "scan" else air.client_faults
+
+
+@pytest.mark.parametrize("error", ADAPTER_ERRORS.values(), ids=ADAPTER_ERRORS.keys())
+@pytest.mark.parametrize("where", ["scan", "client"])
+async def test_adapter_trouble_while_reconnecting_is_retried_and_the_stream_recovers(
+    where: str, error: Callable[[str], BleakError]
+) -> None:
+    air = VirtualAir()
+    twin = DiyTwin(air, "balancelab-board")
+    await twin.start()
+    source = make_source(air, "balancelab-board", rate_hz=200)
+    fault = fault_of(air, where)
+
+    async def drop_while_the_adapter_resets() -> None:
+        await asyncio.sleep(2.0)
+        fault.fail(times=3, make=error)
+        await twin.drop_link(away_s=0.5)
+
+    dropper = asyncio.create_task(drop_while_the_adapter_resets())
+    sink = await stream_for(source, 8.0)
+    await dropper
+    assert fault.raised == 3
+    assert sink.states() == [S.CONNECTING, S.STREAMING, S.RECONNECTING, S.STREAMING, S.STOPPED]
+    assert source.stats.reconnects == 1 and twin.connection_count == 2
+    assert_same_samples(sink, twin)
+
+
+@pytest.mark.parametrize("error", ADAPTER_ERRORS.values(), ids=ADAPTER_ERRORS.keys())
+@pytest.mark.parametrize("where", ["scan", "client"])
+async def test_adapter_failing_on_the_first_connection_is_lost_with_advice(
+    where: str, error: Callable[[str], BleakError]
+) -> None:
+    air = VirtualAir()
+    await DiyTwin(air, "balancelab-board").start()
+    fault = fault_of(air, where)
+    fault.fail(make=error)  # for ever
+    source = make_source(air, "balancelab-board")
+    sink = RecordingSink()
+    async with asyncio.timeout(30):
+        await source.run(sink)  # returns: nothing escapes
+    assert sink.states() == [S.CONNECTING, S.LOST]
+    assert fault.raised == 1  # no retry: the person must act first
+    reason = sink.events[-1].reason
+    assert fault.message in reason and " — " in reason
+    advice = reason.split(" — ", 1)[1]
+    if isinstance(error(""), BleakDeviceNotFoundError):
+        assert "Switch the sensor on" in advice
+    else:
+        assert "Check that Bluetooth is switched on" in advice
+    assert source.streams() == ()
+
+
+async def test_adapter_failing_for_good_while_reconnecting_gives_up_with_its_advice() -> None:
+    air = VirtualAir()
+    twin = DiyTwin(air, "balancelab-board")
+    await twin.start()
+    policy = ReconnectPolicy(give_up_after_s=4.0, scan_timeout_s=1.0)
+    source = make_source(air, "balancelab-board", reconnect=policy)
+    sink = RecordingSink()
+    async with asyncio.timeout(60):
+        task = asyncio.create_task(source.run(sink))
+        await asyncio.sleep(1.0)
+        air.scan_faults.fail()
+        await twin.drop_link(away_s=0.2)
+        await task
+    assert sink.states() == [S.CONNECTING, S.STREAMING, S.RECONNECTING, S.LOST]
+    reason = sink.events[-1].reason
+    assert "gave up" in reason and air.scan_faults.message in reason
+    assert "Check that Bluetooth is switched on" in reason
+    assert air.scan_faults.raised > 1

@@ -17,6 +17,7 @@ from balancelab.sensors.base import SourceState
 from balancelab.sensors.ble import scan
 from tests.support.ble import BumbleClient, BumbleScanner, VirtualAir
 from tests.support.ble.diy_twin import DiyTwin
+from tests.support.ble.movesense_twin import MovesenseTwin
 from tests.support.ble.polar_twin import PolarTwin
 from tests.support.ble.scenarios import make_source
 from tests.support.ble.sink import RecordingSink
@@ -83,6 +84,34 @@ async def test_unknown_device_is_lost_with_advice_to_name_its_kind() -> None:
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
     assert "not a sensor balancelab reads" in sink.events[-1].reason
     assert "Pass kind=" in sink.events[-1].reason
+
+
+async def test_a_recognised_kind_without_a_driver_is_listed_as_not_streamable() -> None:
+    air = VirtualAir()
+    await start_all(
+        DiyTwin(air, "balancelab-board", rssi_dbm=-48),
+        MovesenseTwin(air, rssi_dbm=-52),
+    )
+    async with asyncio.timeout(10):
+        found = await scan(1.0, backend=air.ble_backend())
+    assert [(f.kind, f.streamable) for f in found] == [
+        (DeviceKind.DIY, True),
+        (DeviceKind.MOVESENSE, False),
+    ]
+
+
+async def test_streaming_a_movesense_is_refused_with_the_reason() -> None:
+    air = VirtualAir()
+    twin = MovesenseTwin(air)
+    await twin.start()
+    source = make_source(air, twin.name)
+    sink = RecordingSink()
+    async with asyncio.timeout(30):
+        await source.run(sink)
+    assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
+    reason = sink.events[-1].reason
+    assert "movesense sensor, which balancelab recognises but cannot stream yet" in reason
+    assert "diy, polar, witmotion" in reason and "balancelab scan" in reason
 
 
 async def test_backend_contract_with_bleak() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from balancelab.devices.common import DeviceKind
 from balancelab.sensors.base import SourceState
+from balancelab.sensors.ble import scan
 from tests.support.ble import VirtualAir
 from tests.support.ble.diy_twin import DiyTwin
 from tests.support.ble.polar_twin import PolarTwin
@@ -77,3 +78,23 @@ async def test_witmotion_rate_command_and_host_timed_frames() -> None:
     assert len(spec.channels) == 9 and spec.channels[-1].name == "board_ori_z"
     times, _ = sink.rows()
     assert np.all(np.diff(times) > 0) and source.stats.samples_lost == 0
+
+
+async def test_a_name_shaped_like_a_uuid_is_found_by_name() -> None:
+    name = "balancelab-leftfoot-board-2024-00001"  # 36 characters, four dashes
+    air = VirtualAir()
+    twin = DiyTwin(air, name)
+    await twin.start()
+    sink = await stream_for(make_source(air, name, rate_hz=100), 2.0)
+    assert sink.states() == [SourceState.CONNECTING, SourceState.STREAMING, SourceState.STOPPED]
+    assert_same_samples(sink, twin)
+
+
+async def test_an_address_from_scan_is_matched_as_an_address_in_any_case() -> None:
+    air = VirtualAir()
+    twin = DiyTwin(air, "balancelab-board")
+    await twin.start()
+    (found,) = await scan(0.5, backend=air.ble_backend())
+    sink = await stream_for(make_source(air, found.address.lower(), rate_hz=100), 2.0)
+    assert sink.states() == [SourceState.CONNECTING, SourceState.STREAMING, SourceState.STOPPED]
+    assert_same_samples(sink, twin)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import balancelab
+from balancelab import cli_stream
 from balancelab.cli import main
 from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import open_source
 from balancelab.errors import InvalidArgumentError
 from balancelab.formats.bids_reader import read_session
+from balancelab.formats.bids_writer import StreamSpec
 from balancelab.formats.dataset import Participant
 from balancelab.model import Side, TrialType
+from balancelab.sensors.base import SourceEvent, SourceSink, SourceState, SourceStats
 from balancelab.sim import Scenario, TrialSpec, lowback_imu, simulate_session
 from tests.support.phyphox_server import PhyphoxServer
 
@@ -106,3 +113,52 @@ def test_device_texts_dispatch_to_their_source() -> None:
     phone = open_source("phyphox://192.168.1.20")
     assert phone.name == "phyphox://192.168.1.20:8080"
     assert open_source("phyphox://10.0.0.2:8081").name == "phyphox://10.0.0.2:8081"
+
+
+class GoneAtOnce:
+    """A source that looks for its sensor and gives up: connecting, then lost."""
+
+    name = "fake:gone"
+
+    def __init__(self) -> None:
+        self.stats = SourceStats()
+        self._state = SourceState.IDLE
+
+    @property
+    def state(self) -> SourceState:
+        return self._state
+
+    def streams(self) -> Sequence[StreamSpec]:
+        return ()
+
+    async def run(self, sink: SourceSink) -> None:
+        for state, reason in ((SourceState.CONNECTING, "looking"), (SourceState.LOST, "gone")):
+            self._state = state
+            sink.on_event(SourceEvent(self.name, state, 0.0, reason))
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_lost_source_is_reported_lost_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_stream, "open_source", lambda *args, **kwargs: GoneAtOnce())
+    assert main(["stream", "fake", "--out", str(tmp_path)]) == cli_stream.EXIT_LOST
+    out = capsys.readouterr().out
+    timed_lines = [line for line in out.splitlines() if re.match(r"\s*[\d.]+ s  ", line)]
+    assert timed_lines == ["   0.0 s  connecting  (looking)", "   0.0 s  lost  (gone)"]
+    assert "ended: lost (gone)" in out
+
+
+def test_stream_needs_no_cli_module_and_finds_the_default_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(balancelab, "cli")
+    monkeypatch.setitem(sys.modules, "balancelab.cli", None)  # importing it now fails
+    monkeypatch.setenv("BALANCELAB_DATA", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    cli_stream.add_stream_command(parser.add_subparsers())
+    args = parser.parse_args(["stream", "sim", "--seconds", "0.3", "--speed", "20"])
+    assert args.handler(args) == 0
+    assert len(sessions(tmp_path)) == 1

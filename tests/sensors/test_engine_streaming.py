@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from balancelab.engine.streaming import EngineLoop, StreamEvent, StreamProgress, start_stream
 from balancelab.formats.bids_reader import read_session
 from balancelab.model import Side, Surface, Trial, TrialType, Vision
-from balancelab.sensors.base import SourceEvent, SourceState
+from balancelab.sensors.base import SourceEvent, SourceSink, SourceState
 from balancelab.sensors.simulated import SimulatedSource
 from balancelab.sim import Scenario, TrialSpec, lowback_imu
 
@@ -53,3 +55,36 @@ def test_commands_from_this_thread_events_from_the_engine_thread(tmp_path: Path)
     assert session.trials == (trial,)  # the scripted trial had not ended yet; ours is there
     written = result.samples_written["simlowback"]
     assert session.recording("simlowback").time_s.size == written >= snap[0].size
+
+
+class SlowToConnect(SimulatedSource):
+    """The simulated athlete, streaming only once `connected` is set (a sensor still being
+    found and configured)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connected = threading.Event()
+
+    async def run(self, sink: SourceSink) -> None:
+        await asyncio.to_thread(self.connected.wait, RESULT_TIMEOUT_S)
+        await super().run(sink)
+
+
+def test_a_trial_added_while_the_source_connects_is_recorded(tmp_path: Path) -> None:
+    trial = Trial(0.1, 0.2, TrialType.SINGLE_LEG_HOLD, Side.LEFT, Surface.FIRM, Vision.OPEN)
+    source = SlowToConnect(SCENARIO, speed=2.0)
+    with EngineLoop() as engine:
+        handle = start_stream(engine, source, tmp_path)
+        handle.add_trial(trial)
+        engine.submit(asyncio.sleep(0)).result(RESULT_TIMEOUT_S)  # the trial has reached the loop
+        assert source.state is SourceState.IDLE  # not yet connecting, let alone streaming
+        source.connected.set()
+        deadline = time.monotonic() + RESULT_TIMEOUT_S
+        while (snap := handle.snapshot("simlowback")) is None or snap[0].size < 50:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        handle.stop()
+        result = handle.result(RESULT_TIMEOUT_S)
+    assert result.session_dir is not None
+    assert read_session(result.session_dir).trials == (trial,)
+    assert result.trials_dropped == 0

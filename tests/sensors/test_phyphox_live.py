@@ -70,7 +70,7 @@ async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
-# The documented query encoding and JSON (shared/devices/vectors/phyphox_remote.json) ----------
+# The documented query encoding and JSON (phyphox remote-interface docs) ----------------------
 
 
 def test_incremental_query_is_encoded_as_documented() -> None:

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,9 @@ from balancelab.model import (
 )
 from balancelab.sensors.base import SampleBatch, SourceEvent, SourceState
 from balancelab.sensors.recorder import Recorder
+from tests.support.ble import VirtualAir
+from tests.support.ble.diy_twin import DiyTwin
+from tests.support.ble.scenarios import make_source
 
 CHILD_TIMEOUT_S = 30.0
 PROGRESS = re.compile(r"imu [\d.]+ Hz (\d+) samples")
@@ -129,6 +132,92 @@ async def test_a_disk_problem_is_reported_not_raised(tmp_path: Path) -> None:
         await recorder.close()
     assert recorder.error is not None and errors == [recorder.error]
     assert recorder.session_dir is None
+
+
+@pytest.mark.asyncio
+async def test_a_trial_added_before_the_session_opens_is_written_when_it_does(
+    tmp_path: Path,
+) -> None:
+    recorder = Recorder(tmp_path, streams=lambda: [SPEC], athlete="a1", task="live")
+    early = Trial(0.0, 0.05, TrialType.SINGLE_LEG_HOLD, Side.LEFT, Surface.FIRM, Vision.OPEN)
+    late = Trial(0.05, 0.05, TrialType.SINGLE_LEG_HOLD, Side.RIGHT, Surface.FIRM, Vision.OPEN)
+    async with asyncio.timeout(10):
+        await recorder.start()
+        recorder.on_event(event(SourceState.CONNECTING))
+        recorder.add_trial(early)  # the sensor is still connecting
+        recorder.on_event(event(SourceState.STREAMING))
+        recorder.on_samples(batch(0, 10))
+        recorder.on_event(event(SourceState.LOST))
+        recorder.add_trial(late)  # the session is closed: counted, not written
+        session_dir = await recorder.close()
+    assert session_dir is not None
+    assert read_session(session_dir).trials == (early,)
+    assert recorder.trials_dropped == 1
+
+
+class ArrivalLog:
+    """A sink that records into `recorder` and notes each batch's wall-clock arrival."""
+
+    def __init__(self, recorder: Recorder, wall_clock: Callable[[], datetime]) -> None:
+        self.recorder = recorder
+        self.wall_clock = wall_clock
+        self.arrivals: list[tuple[datetime, SampleBatch]] = []
+        self.events: list[SourceEvent] = []
+
+    def on_samples(self, batch: SampleBatch) -> None:
+        self.arrivals.append((self.wall_clock(), batch))
+        self.recorder.on_samples(batch)
+
+    def on_event(self, event: SourceEvent) -> None:
+        self.events.append(event)
+        self.recorder.on_event(event)
+
+
+CONNECT_DELAY_S = 1.5
+MEDIAN_TOLERANCE_S = 0.05
+"""A sample's absolute time may precede its arrival by the packet's batching (5 samples at
+100 Hz) and the device-clock mapping; the in-process link itself adds no air time."""
+WORST_TOLERANCE_S = 0.5
+"""On a real-time loop a busy machine can delay single arrivals; still far below the 1.5-s
+connection delay that a start stamped at the first sample would add to every time."""
+
+
+@pytest.mark.asyncio
+async def test_start_utc_is_the_session_onset_so_sample_times_are_absolute(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    epoch = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
+
+    def wall_clock() -> datetime:  # the wall clock, on the loop's time
+        return epoch + timedelta(seconds=loop.time())
+
+    air = VirtualAir()
+    twin = DiyTwin(air, "balancelab-board")
+    source = make_source(air, "balancelab-board", rate_hz=100)
+    recorder = Recorder(tmp_path, streams=source.streams, athlete="a1", task="live",
+                        wall_clock=wall_clock)  # fmt: skip
+    sink = ArrivalLog(recorder, wall_clock)
+    async with asyncio.timeout(60):
+        await recorder.start()
+        task = asyncio.create_task(source.run(sink))
+        await asyncio.sleep(CONNECT_DELAY_S)  # the sensor is switched on late
+        await twin.start()
+        await asyncio.sleep(3.0)
+        source.stop()
+        await task
+        session_dir = await recorder.close()
+    streaming = next(e for e in sink.events if e.state is SourceState.STREAMING)
+    assert streaming.time_s > CONNECT_DELAY_S  # session time 0 was long before streaming
+    assert recorder.start_utc is not None and len(sink.arrivals) > 20
+    errors_s = [
+        (
+            arrived - recorder.start_utc - timedelta(seconds=float(received.time_s[-1]))
+        ).total_seconds()
+        for arrived, received in sink.arrivals
+    ]
+    assert abs(float(np.median(errors_s))) < MEDIAN_TOLERANCE_S
+    assert max(abs(e) for e in errors_s) < WORST_TOLERANCE_S
+    assert session_dir is not None  # the folder name keeps whole seconds of the same start
+    assert read_session(session_dir).start_utc == recorder.start_utc.replace(microsecond=0)
 
 
 # The real command in a child process ---------------------------------------------------------

@@ -5,6 +5,10 @@ backend class underneath changes (`backend=` plus `air=`, which `VirtualAir.ble_
 packs into the `BleBackend` that balancelab's BLE source takes). Every byte crosses bumble's
 HCI, L2CAP and ATT layers between a bumble central and the twins' GATT servers.
 
+The host's adapter can be made to fail: `air.scan_faults.fail(...)` refuses scans and
+`air.client_faults.fail(...)` refuses to create clients, a number of times or for ever, with
+the bleak exception a real backend raises.
+
 bleak's backend API is not a stable API (bleak's own docs say so): these classes follow bleak
 3.1's `BaseBleakScanner` / `BaseBleakClient` and accept extra keyword arguments they do not use.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import uuid as uuid_module
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +41,8 @@ from balancelab.sensors.ble import BleBackend
 
 CENTRAL_ADDRESS = "C0:C1:C2:C3:C4:C5"
 REQUESTED_MTU = 247
-"""What macOS and Windows negotiate; PMD needs >= 232 (ble-research.md §3b)."""
+"""What macOS and Windows negotiate; Polar PMD responses need an ATT MTU >= 232
+(polarofficial/polar-ble-sdk issue #287)."""
 
 _PROPERTY_NAMES = (
     (0x01, "broadcast"),
@@ -79,6 +85,10 @@ class VirtualAir:
         self._scanners = 0
         self.connect_lock = asyncio.Lock()
         """bumble allows one pending LE connection per central."""
+        self.scan_faults = Fault("org.bluez.Error.NotReady: Resource Not Ready")
+        """Armed (`fail`): the adapter refuses to start scans, as BlueZ does while it resets."""
+        self.client_faults = Fault("the Bluetooth stack did not answer")
+        """Armed: creating a client fails, as bleak does when the OS stack cannot be reached."""
 
     def new_device(self, name: str, address: str | None = None, *, rssi_dbm: int = -60) -> Device:
         """A bumble device (controller + host) on this air, not yet powered."""
@@ -116,6 +126,26 @@ class VirtualAir:
             scanner_kwargs={"backend": BumbleScanner, "air": self},
             client_kwargs={"backend": BumbleClient, "air": self},
         )
+
+
+class Fault:
+    """An adapter fault: once armed with `fail`, `check()` raises the next `times` times."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.left: float = 0
+        self.make: Callable[[str], BleakError] = BleakError
+        self.raised = 0
+
+    def fail(self, times: float = math.inf, make: Callable[[str], BleakError] = BleakError) -> None:
+        """Fail the next `times` checks (all of them by default) with `make(message)`."""
+        self.left, self.make = times, make
+
+    def check(self) -> None:
+        if self.left > 0:
+            self.left -= 1
+            self.raised += 1
+            raise self.make(self.message)
 
 
 def _advertisement_data(adv: Advertisement, rssi_dbm: int) -> AdvertisementData:
@@ -168,6 +198,7 @@ class BumbleScanner(BaseBleakScanner):
 
     async def start(self) -> None:
         self.seen_devices = {}
+        self._air.scan_faults.check()
         self._device = await self._air.scanning(True)
         self._device.on("advertisement", self._on_advertisement)
 
@@ -204,6 +235,7 @@ class BumbleClient(BaseBleakClient):
         services: set[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        air.client_faults.check()
         super().__init__(
             address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
         )

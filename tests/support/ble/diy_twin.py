@@ -1,4 +1,4 @@
-"""Virtual twin of the balancelab DIY sensor (profile v1, ble-research.md §4).
+"""Virtual twin of the balancelab DIY sensor (profile v1, firmware_notes/diy_profile.md).
 
 GATT: IMU service (Data notify, reads refused; Config read/write; Capabilities; Clock),
 Battery and Device Information. Advertising: the 128-bit service UUID; scan response: the
