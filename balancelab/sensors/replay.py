@@ -8,6 +8,7 @@ simulated athlete (`balancelab.sensors.simulated`).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import math
@@ -87,7 +88,7 @@ def plan_batches(
         yield end_s, batches
 
 
-class SessionPlayer:
+class SessionPlayer(abc.ABC):
     """Plays an in-memory `Session` as a live `Source` (the engine of replay and simulation)."""
 
     def __init__(
@@ -111,9 +112,9 @@ class SessionPlayer:
 
     # What a subclass provides -------------------------------------------------------------
 
+    @abc.abstractmethod
     def load_session(self) -> Session:
         """Produce the session to play (runs in a worker thread; may raise BalancelabError)."""
-        raise NotImplementedError
 
     # The Source protocol -------------------------------------------------------------------
 
