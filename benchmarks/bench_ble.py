@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from balancelab.devices import diy
-from balancelab.devices.polar import MeasurementType
+from balancelab.devices.polar_control import MeasurementType
 from balancelab.sensors.base import SampleBatch, SourceEvent, SourceStats
 from balancelab.sensors.ble import BleSource
 from balancelab.sensors.ble_drivers import DiyDriver, Driver, PolarDriver, WitMotionDriver

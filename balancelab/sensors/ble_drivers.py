@@ -21,9 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from balancelab.devices import diy, polar, witmotion
+from balancelab.devices import diy, polar, polar_control, witmotion
 from balancelab.devices.common import Decoded, DecodeError, DeviceKind
-from balancelab.devices.polar import MeasurementType
+from balancelab.devices.polar_control import MeasurementType
 from balancelab.devices.timing import ClockMapper, HostTimestamper, SequenceTracker, Unwrapper
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.model import Channel, ChannelType, FloatArray, imu_channels
@@ -243,12 +243,14 @@ class PolarDriver(Driver):
         self._responses: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def configure(self, gatt: GattPort) -> StreamLayout:
-        if not gatt.has_characteristic(polar.CONTROL_POINT_UUID):
+        if not gatt.has_characteristic(polar_control.CONTROL_POINT_UUID):
             raise SensorProtocolError(f"{self.tracksys}: no PMD control point")
         self._responses = asyncio.Queue()
-        await gatt.subscribe(polar.CONTROL_POINT_UUID, self._responses.put_nowait)
+        await gatt.subscribe(polar_control.CONTROL_POINT_UUID, self._responses.put_nowait)
         try:
-            features = polar.parse_features(await gatt.read(polar.CONTROL_POINT_UUID))
+            features = polar_control.parse_features(
+                await gatt.read(polar_control.CONTROL_POINT_UUID)
+            )
         except DecodeError as error:
             raise SensorProtocolError(f"{self.tracksys}: PMD features: {error}") from error
         wanted = (MeasurementType.ACC, MeasurementType.GYRO)
@@ -256,7 +258,7 @@ class PolarDriver(Driver):
         if MeasurementType.ACC not in self.measurements:
             raise SensorProtocolError(f"{self.tracksys}: this Polar sensor offers no ACC")
         for measurement in self.measurements:
-            offered = await self._command(gatt, polar.get_settings_command(measurement))
+            offered = await self._command(gatt, polar_control.get_settings_command(measurement))
             rates = offered.settings.sample_rate_hz if offered.settings else ()
             target = self.rate_hz or 200.0
             self.rates_hz[measurement] = min(rates or (52,), key=lambda r: abs(r - target))
@@ -295,12 +297,12 @@ class PolarDriver(Driver):
             measurement, sample_rate_hz=self.rates_hz[measurement], factor=factor
         )
 
-    async def _command(self, gatt: GattPort, command: bytes) -> polar.ControlResponse:
-        await gatt.write(polar.CONTROL_POINT_UUID, command, response=True)
+    async def _command(self, gatt: GattPort, command: bytes) -> polar_control.ControlResponse:
+        await gatt.write(polar_control.CONTROL_POINT_UUID, command, response=True)
         async with asyncio.timeout(PMD_RESPONSE_TIMEOUT_S):
             while True:
                 try:
-                    response = polar.parse_control_response(await self._responses.get())
+                    response = polar_control.parse_control_response(await self._responses.get())
                 except DecodeError:
                     continue
                 if response.op == command[0] and response.measurement == command[1]:
@@ -314,7 +316,7 @@ class PolarDriver(Driver):
     async def start(self, gatt: GattPort) -> None:
         for measurement in self.measurements:
             ranges = POLAR_ACC_RANGE_G if measurement is MeasurementType.ACC else None
-            command = polar.start_command(
+            command = polar_control.start_command(
                 measurement,
                 sample_rate_hz=self.rates_hz[measurement],
                 resolution_bits=16,
@@ -328,7 +330,9 @@ class PolarDriver(Driver):
     async def stop(self, gatt: GattPort) -> None:
         for measurement in self.measurements:
             await gatt.write(
-                polar.CONTROL_POINT_UUID, polar.stop_command(measurement), response=True
+                polar_control.CONTROL_POINT_UUID,
+                polar_control.stop_command(measurement),
+                response=True,
             )
 
     def decode(self, payload: bytes, arrival_s: float, stats: SourceStats) -> SampleBatch | None:

@@ -7,6 +7,7 @@ Pure numpy/scipy. Entry points: `simulate_session`, `list_scenarios`, `get_scena
 from balancelab.sim.athlete import AthleteParams, Condition, condition_for
 from balancelab.sim.board import BoardParams, FoamParams
 from balancelab.sim.events import compute_settling_time, moving_rms
+from balancelab.sim.sampling import iter_batches, segment_signals
 from balancelab.sim.scenarios import Scenario, TrialSpec, get_scenario, list_scenarios
 from balancelab.sim.sensors import (
     CopSpec,
@@ -17,7 +18,7 @@ from balancelab.sim.sensors import (
     lowback_imu,
     sternum_phone,
 )
-from balancelab.sim.session import iter_batches, segment_signals, simulate_session
+from balancelab.sim.session import simulate_session
 from balancelab.sim.truth import Truth
 
 __all__ = [

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from balancelab.devices import polar
+from balancelab.devices import polar, polar_control
 from balancelab.devices.common import MG_TO_MS2, DecodeError
-from balancelab.devices.polar import MeasurementType, SettingType
+from balancelab.devices.polar_control import MeasurementType, SettingType
 from tests.support import SHARED
 
 VECTORS = json.loads((SHARED / "devices" / "vectors" / "polar_pmd.json").read_text())["vectors"]
@@ -178,7 +178,7 @@ def test_header_vectors(vector: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("vector", _vectors("pmd_settings"))
 def test_settings_vectors(vector: dict[str, Any]) -> None:
-    settings = polar.parse_settings(bytes.fromhex(vector["hex"]))
+    settings = polar_control.parse_settings(bytes.fromhex(vector["hex"]))
     for name, value in vector["expected"].items():
         assert list(getattr(settings, name)) == (value or [])
 
@@ -212,39 +212,41 @@ def test_acc_raw_first_sample_time_uses_the_rate() -> None:
 
 def test_start_command_matches_the_h10_example() -> None:
     settings = {SettingType.RANGE: 8, SettingType.SAMPLE_RATE: 200, SettingType.RESOLUTION: 16}
-    command = bytes([2, MeasurementType.ACC]) + polar.encode_settings(settings)
+    command = bytes([2, MeasurementType.ACC]) + polar_control.encode_settings(settings)
     assert command == bytes.fromhex("0202020108000001c80001011000")
-    standard = polar.start_command(
+    standard = polar_control.start_command(
         MeasurementType.ACC, sample_rate_hz=200, resolution_bits=16, range_=8
     )
     assert standard == bytes.fromhex("02020001c80001011000020108 00".replace(" ", ""))
-    assert polar.parse_settings(standard[2:]) == polar.parse_settings(command[2:])
+    assert polar_control.parse_settings(standard[2:]) == polar_control.parse_settings(command[2:])
 
 
 def test_simple_commands() -> None:
-    assert polar.get_settings_command(MeasurementType.GYRO) == b"\x01\x05"
-    assert polar.stop_command(MeasurementType.ACC) == b"\x03\x02"
-    assert polar.start_command(MeasurementType.SDK_MODE) == b"\x02\x09"
+    assert polar_control.get_settings_command(MeasurementType.GYRO) == b"\x01\x05"
+    assert polar_control.stop_command(MeasurementType.ACC) == b"\x03\x02"
+    assert polar_control.start_command(MeasurementType.SDK_MODE) == b"\x02\x09"
 
 
 def test_control_response_with_settings() -> None:
     (vector,) = [v for v in VECTORS if v["id"] == "polar-settings-gyro-like"]
-    response = polar.parse_control_response(bytes.fromhex("f0010500" + "00" + vector["hex"]))
+    response = polar_control.parse_control_response(
+        bytes.fromhex("f0010500" + "00" + vector["hex"])
+    )
     assert response.ok and response.status_text == "success"
     assert response.settings is not None
     assert response.settings.range == (245, 500, 1000, 2000)
 
 
 def test_control_response_error_and_start_factor() -> None:
-    error = polar.parse_control_response(bytes.fromhex("f0020208"))
+    error = polar_control.parse_control_response(bytes.fromhex("f0020208"))
     assert not error.ok and error.status_text == "invalid sample rate" and error.settings is None
-    factor = polar.encode_settings({SettingType.FACTOR: 0.5})
-    started = polar.parse_control_response(bytes.fromhex("f0020200" + "00") + factor)
+    factor = polar_control.encode_settings({SettingType.FACTOR: 0.5})
+    started = polar_control.parse_control_response(bytes.fromhex("f0020200" + "00") + factor)
     assert started.settings is not None and started.settings.factor == (0.5,)
 
 
 def test_features_bitmask() -> None:
-    features = polar.parse_features(bytes.fromhex("0f0500"))  # bits 0 and 2: ECG, ACC
+    features = polar_control.parse_features(bytes.fromhex("0f0500"))  # bits 0 and 2: ECG, ACC
     assert features == {MeasurementType.ECG, MeasurementType.ACC}
 
 

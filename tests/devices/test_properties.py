@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from balancelab.devices import diy, movesense, phyphox, polar, witmotion
+from balancelab.devices import diy, movesense, phyphox, polar, polar_control, witmotion
 from balancelab.devices.common import REASONS, DecodeError
 
 FAST = settings(max_examples=100, deadline=None)
@@ -36,9 +36,9 @@ BYTE_DECODERS: list[Callable[[bytes], object]] = [
     diy.decode_capabilities,
     polar.split_frame,
     _pmd_frame,
-    polar.parse_settings,
-    polar.parse_control_response,
-    polar.parse_features,
+    polar_control.parse_settings,
+    polar_control.parse_control_response,
+    polar_control.parse_features,
     lambda b: polar.decode_delta(b, 3, 16),
     lambda b: polar.decode_delta(b, 3, 32, float_bits=True),
     witmotion.decode_notification,

@@ -11,7 +11,7 @@ import pytest
 
 from balancelab.devices import diy
 from balancelab.devices.common import G_TO_MS2, MG_TO_MS2
-from balancelab.devices.polar import MeasurementType
+from balancelab.devices.polar_control import MeasurementType
 from balancelab.errors import InvalidArgumentError
 from balancelab.sensors.base import SourceStats
 from balancelab.sensors.ble_drivers import DiyDriver, PolarDriver

@@ -20,9 +20,9 @@ from bumble.core import UUID
 from bumble.device import Connection
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from balancelab.devices import polar
+from balancelab.devices import polar, polar_control
 from balancelab.devices.common import DEG_TO_RAD, MG_TO_MS2
-from balancelab.devices.polar import MeasurementType
+from balancelab.devices.polar_control import MeasurementType
 from tests.support.ble.backend import VirtualAir
 from tests.support.ble.twin import READABLE, WRITEABLE, P, Twin, read_not_permitted, signal_si
 
@@ -74,7 +74,7 @@ class PolarTwin(Twin):
         self.started: dict[int, int] = {}
         self.commands: list[bytes] = []
         self.cp_char: Characteristic[Any] = Characteristic(
-            polar.CONTROL_POINT_UUID,
+            polar_control.CONTROL_POINT_UUID,
             P.READ | P.WRITE | P.INDICATE,
             READABLE | WRITEABLE,
             CharacteristicValue(read=self._features, write=self._on_command),
@@ -127,7 +127,7 @@ class PolarTwin(Twin):
     # --- PMD ----------------------------------------------------------------------------------
     def _features(self, _connection: Any) -> bytes:
         mask = sum(1 << m for m in self.offered)
-        return bytes([polar.FEATURES_CODE, mask & 0xFF, mask >> 8])
+        return bytes([polar_control.FEATURES_CODE, mask & 0xFF, mask >> 8])
 
     def _on_command(self, connection: Connection, value: bytes) -> None:
         self.commands.append(bytes(value))
@@ -135,11 +135,11 @@ class PolarTwin(Twin):
         status, params = 0, b""
         if measurement not in self.offered:
             status = 3
-        elif op == polar.ControlOp.GET_SETTINGS:
+        elif op == polar_control.ControlOp.GET_SETTINGS:
             ranges = (2, 4, 8) if measurement == MeasurementType.ACC else (2000,)
             params = _settings(self.offered[measurement], ranges)
-        elif op == polar.ControlOp.START:
-            settings = polar.parse_settings(value[2:])
+        elif op == polar_control.ControlOp.START:
+            settings = polar_control.parse_settings(value[2:])
             rate = settings.sample_rate_hz[0] if settings.sample_rate_hz else 0
             if rate not in self.offered[measurement]:
                 status = 8
@@ -151,11 +151,11 @@ class PolarTwin(Twin):
                 params = bytes([5, 1]) + struct.pack("<f", factor)
                 if set(self.started) == set(self.offered):
                     self.start_stream()
-        elif op == polar.ControlOp.STOP:
+        elif op == polar_control.ControlOp.STOP:
             self.started.pop(measurement, None)
             if not self.started:
                 self.stop_stream()
-        response = bytes([polar.RESPONSE_CODE, op, measurement, status, 0]) + params
+        response = bytes([polar_control.RESPONSE_CODE, op, measurement, status, 0]) + params
         asyncio.get_running_loop().create_task(
             self.device.indicate_subscriber(connection, self.cp_char, response)
         )
