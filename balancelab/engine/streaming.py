@@ -266,8 +266,7 @@ def start_stream(
     task: str | None = None,
 ) -> StreamHandle:
     """Start recording `source` on `engine`; returns at once with the handle."""
-    recorder = _make_recorder(source, dataset_root, athlete, task)
-    tap = _Tap(source, recorder, on_event, _scripted_trials(source))
+    tap = _make_tap(source, dataset_root, on_event, athlete, task)
     future = engine.submit(_record(tap, seconds))
     return StreamHandle(engine, source, tap, future)
 
@@ -304,21 +303,25 @@ async def record_stream(
     task: str | None = None,
 ) -> StreamResult:
     """`stream_to_dataset` on the running loop (for tests and callers already in asyncio)."""
-    recorder = _make_recorder(source, dataset_root, athlete, task)
-    return await _record(_Tap(source, recorder, on_event, _scripted_trials(source)), seconds)
+    return await _record(_make_tap(source, dataset_root, on_event, athlete, task), seconds)
 
 
-def _make_recorder(
-    source: Source, dataset_root: Path | str, athlete: str, task: str | None
-) -> Recorder:
-    chosen = task or str(getattr(source, "default_task", "live"))
-    return Recorder(
+def _make_tap(
+    source: Source,
+    dataset_root: Path | str,
+    on_event: EventCallback | None,
+    athlete: str,
+    task: str | None,
+) -> _Tap:
+    """The recorder of `source` (stopping the source if the disk fails) behind its event tap."""
+    recorder = Recorder(
         dataset_root,
         streams=source.streams,
         athlete=athlete,
-        task=chosen,
+        task=task or str(getattr(source, "default_task", "live")),
         on_error=lambda error: source.stop(),
     )
+    return _Tap(source, recorder, on_event, _scripted_trials(source))
 
 
 def _scripted_trials(source: Source) -> tuple[Trial, ...]:
