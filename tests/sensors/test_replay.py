@@ -66,7 +66,9 @@ class Collector:
 async def test_replay_into_a_new_dataset_is_bitwise_the_original(tmp_path: Path) -> None:
     original_dir = recorded_session(tmp_path / "original")
     original = read_session(original_dir)
-    source = ReplaySource(original_dir, speed=5.0, stall_after_s=0.05)
+    # At 2x the 0.8-s gap is 0.4 s of silence, twice the stall limit; ordinary batches come
+    # every few tens of ms, so only a machine paused for 0.2 s could add a stall of its own.
+    source = ReplaySource(original_dir, speed=2.0, stall_after_s=0.2)
     async with asyncio.timeout(TEST_TIMEOUT_S):
         result = await record_stream(source, tmp_path / "copy", athlete="rec01")
     assert result.final_state is SourceState.STOPPED
@@ -82,15 +84,13 @@ async def test_replay_into_a_new_dataset_is_bitwise_the_original(tmp_path: Path)
         assert after.lost_samples == before.lost_samples
         assert after.channels == before.channels
         assert after.nominal_fs_hz == before.nominal_fs_hz
-    # The 0.8-s gap (160 ms at 5x) is played as silence: stalled, then streaming again.
+    # The gap is played as silence: stalled, then streaming again. A heavily loaded machine
+    # may add a stall of its own; each stall must still be followed by streaming again.
     states = [e.state for e in result.events]
-    assert states == [
-        SourceState.CONNECTING,
-        SourceState.STREAMING,
-        SourceState.STALLED,
-        SourceState.STREAMING,
-        SourceState.STOPPED,
-    ]
+    assert states[:2] == [SourceState.CONNECTING, SourceState.STREAMING]
+    assert states[-1] is SourceState.STOPPED
+    middle = states[2:-1]
+    assert middle and middle == [SourceState.STALLED, SourceState.STREAMING] * (len(middle) // 2)
     assert result.stats.samples_lost == 3
 
 
