@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from balancelab.errors import DatasetError, FormatError
-from balancelab.formats.bids import StreamPaths
+from balancelab.formats.bids import StreamPaths, UnitConversion, is_number, parse_cell
 from balancelab.formats.bids_reader import (
     _parse_well_formed,
+    _shifted,
     iter_motion_rows,
     read_channels,
     read_recording,
@@ -275,7 +277,7 @@ def test_fast_and_line_readers_agree_on_any_corruption(tmp_path: Path) -> None:
         nonlocal accepted
         at = position % len(original)
         data = original[:at] + junk + original[at + len(junk) :]
-        fast = _parse_well_formed(data, paths.motion_tsv, table)
+        fast = _parse_well_formed(data, table)
         if fast is None:
             return
         accepted += 1
@@ -284,6 +286,21 @@ def test_fast_and_line_readers_agree_on_any_corruption(tmp_path: Path) -> None:
 
     corrupt_and_compare()
     assert accepted > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    degrees=st.floats(allow_nan=False, allow_infinity=False),
+    cell=st.decimals(allow_nan=False, allow_infinity=False, places=6).map(str),
+)
+def test_fast_path_conversions_equal_the_line_readers(degrees: float, cell: str) -> None:
+    """The numpy path's whole-column conversions give the line reader's floats bit for bit."""
+    assert np.radians(np.array([degrees]))[0] == math.radians(degrees)
+    mm = UnitConversion("mm", "m", decimal_shift=3)
+    assume(is_number(cell))
+    expected = parse_cell(cell, mm, Path("x.tsv"), 1, "x")
+    assert _shifted(cell, 3) == expected
+    assert _shifted(cell.replace("E", "e"), 3) == expected
 
 
 _PLAUSIBLE_JUNK = (b"1", b"9", b"0.", b".", b"-", b"e", b"E5", b"+", b"n/a", b"\t", b"\n", b"12")
