@@ -11,7 +11,7 @@ short a window is reported with its flags and `valid` False; its metrics keep th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -32,9 +32,18 @@ from balancelab.dsp.quality import (
 )
 from balancelab.dsp.results import Metric, SettingValue
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray, Outcome, Recording, Session
+from balancelab.model import (
+    FloatArray,
+    Outcome,
+    Recording,
+    Session,
+    Surface,
+    Trial,
+    TrialType,
+    Vision,
+)
 
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 INVALIDATING = (QualityCode.GAP, QualityCode.SATURATION, QualityCode.TOO_SHORT)
 STILL_MAX_SD = {"cop": 5.0, "board": 3.0, "lowback": 0.3, "sternum": 0.3}
 QUIET_S = 1.0  # quiet window at a landing trial's start used for the static tilt correction
@@ -57,6 +66,7 @@ class AnalysisSettings:
     tts_method: stabilization.TtsMethod = "moving_rms"
     tts_window_s: float = 0.5
     tts_k_sd: float = 3.0
+    tts_min_excursion_s: float = stabilization.DEFAULT_MIN_EXCURSION_S
     tilt_method: str = "mahony"
     board_max_tilt_deg: float = 15.0
     acc_range_ms2: float | None = None
@@ -382,7 +392,7 @@ def _landing_metrics(
     *,
     window: events.TrialWindow,
     impact_s: float,
-    hold: FloatArray | None,
+    holds: Sequence[FloatArray],
     s: AnalysisSettings,
 ) -> dict[str, Metric]:
     onset, fs = window.trial.onset_s, s.fs_hz
@@ -390,7 +400,7 @@ def _landing_metrics(
     t = sig.time_s[_rows(sig.time_s, onset - 2.0, window.trial.end_s)]
     landing = full[_rows(t, impact_s, min(window.trial.end_s, impact_s + s.landing_max_s))]
     pre = full[_rows(t, onset - 2.0, onset)]
-    reference, ref_flags = stabilization.choose_reference(landing, fs, hold=hold, pre_trial=pre)
+    reference, ref_flags = stabilization.choose_reference(landing, fs, holds=holds, pre_trial=pre)
     tts = stabilization.time_to_stabilization(
         landing,
         fs,
@@ -399,6 +409,7 @@ def _landing_metrics(
         method=s.tts_method,
         window_s=s.tts_window_s,
         k_sd=s.tts_k_sd,
+        min_excursion_s=s.tts_min_excursion_s,
     ).with_flags(*ref_flags)
     metrics = {"tts": tts}
     if sig.acc is not None and sig.point != "board":
@@ -418,7 +429,7 @@ def _analyze_landing(
     window: events.TrialWindow,
     recording: Recording,
     *,
-    hold: FloatArray | None,
+    holds: Sequence[FloatArray],
     impact_s: float | None,
     s: AnalysisSettings,
 ) -> TrialAnalysis:
@@ -435,8 +446,17 @@ def _analyze_landing(
     rows = _rows(sig.time_s, impact_s, stop)
     flags += _window_flags(sig, rows, recording, (impact_s, stop), s)
     settings.update(impact_s=round(impact_s, 4), window_start_s=impact_s, window_stop_s=stop)
-    metrics = _landing_metrics(sig, recording, window=window, impact_s=impact_s, hold=hold, s=s)
+    metrics = _landing_metrics(sig, recording, window=window, impact_s=impact_s, holds=holds, s=s)
     return _trial(window, flags, (), metrics, settings)
+
+
+def _is_tts_reference(trial: Trial) -> bool:
+    """A quiet single-leg hold on firm ground with eyes open: the TTS reference of its side."""
+    return (
+        trial.trial_type is TrialType.SINGLE_LEG_HOLD
+        and trial.surface is Surface.FIRM
+        and trial.vision is Vision.OPEN
+    )
 
 
 # ---------------------------------------------------------------- entry points
@@ -459,21 +479,20 @@ def analyze_recording(
         recording, hold_skip_s=s.hold_skip_s, hold_max_s=s.hold_max_s, min_window_s=s.min_window_s
     )
     results: dict[int, TrialAnalysis] = {}
-    references: dict[str, FloatArray] = {}
+    references: dict[str, list[FloatArray]] = {}
     for w in windows:
         if w.kind == "landing":
             continue
         result, trace = _analyze_hold(sig, w, recording, s)
         results[w.trial_index] = result
-        quiet = w.trial.trial_type.value == "single_leg_hold" and w.trial.surface.value == "firm"
-        if quiet and result.valid and result.side not in references:
-            references[result.side] = trace
+        if result.valid and _is_tts_reference(w.trial):
+            references.setdefault(result.side, []).append(trace)
     for w in windows:
         if w.kind == "landing":
             impact = (impacts_s or {}).get(w.trial_index)
-            hold = references.get(str(w.trial.side))
+            holds = references.get(str(w.trial.side), [])
             results[w.trial_index] = _analyze_landing(
-                sig, w, recording, hold=hold, impact_s=impact, s=s
+                sig, w, recording, holds=holds, impact_s=impact, s=s
             )
     trials = tuple(results[i] for i in sorted(results))
     summary = symmetry.summarize(trials, s.typical_cv_pct)

@@ -111,9 +111,16 @@ def wobble_board() -> Scenario:
     )
 
 
+def _reference_holds() -> tuple[TrialSpec, ...]:
+    """Three 20-s quiet single-leg holds per side: the pooled TTS reference of each side."""
+    return tuple(
+        TrialSpec(TrialType.SINGLE_LEG_HOLD, s, duration_s=20.0) for _ in range(3) for s in SIDES
+    )
+
+
 def step_down() -> Scenario:
-    """A 20-s quiet hold per side (TTS reference), then 5 step-downs (0.2 m) per side."""
-    holds = tuple(TrialSpec(TrialType.SINGLE_LEG_HOLD, s, duration_s=20.0) for s in SIDES)
+    """Three 20-s quiet holds per side (TTS reference), then 5 step-downs (0.2 m) per side."""
+    holds = _reference_holds()
     landings = tuple(
         TrialSpec(TrialType.STEP_DOWN, side, duration_s=14.0, rest_after_s=8.0)
         for _ in range(5)
@@ -123,8 +130,8 @@ def step_down() -> Scenario:
 
 
 def hop_landing() -> Scenario:
-    """A 20-s quiet hold per side (TTS reference), then 5 single-leg hops (0.15 m) per side."""
-    holds = tuple(TrialSpec(TrialType.SINGLE_LEG_HOLD, s, duration_s=20.0) for s in SIDES)
+    """Three 20-s quiet holds per side (TTS reference), then 5 single-leg hops (0.15 m) per side."""
+    holds = _reference_holds()
     landings = tuple(
         TrialSpec(
             TrialType.HOP_STABILIZE, side, duration_s=14.0, rest_after_s=8.0, landing_height_m=0.15

@@ -38,6 +38,7 @@ def test_step_down_landings_against_truth(step_down) -> None:
     analysis = analyze_session(session)
     back = analysis.recordings[0]
     assert back.tracked_point == "lowback"
+    pooled: list[int] = []
     for result, true in zip(back.trials, truth.trials, strict=True):
         assert result.trial_type == str(true.trial.trial_type)
         codes = {f.code for f in result.quality}
@@ -45,7 +46,9 @@ def test_step_down_landings_against_truth(step_down) -> None:
         if true.landing is None:
             assert result.metrics["sway_area_95"].value is not None
             continue
-        assert float(result.settings["impact_s"]) == pytest.approx(true.landing.impact_s, abs=0.025)
+        # First contact on the 100-Hz grid, found back from the peak ~40 ms later: over 80
+        # landings the error lies in -10..+30 ms (3 samples), so 35 ms.
+        assert float(result.settings["impact_s"]) == pytest.approx(true.landing.impact_s, abs=0.035)
         peak = result.metrics["peak_acc"]
         if peak.value is not None:  # None only with a flag (a lost packet at the peak)
             assert peak.value == pytest.approx(true.landing.peak_g * STANDARD_GRAVITY_MS2, rel=0.05)
@@ -55,8 +58,12 @@ def test_step_down_landings_against_truth(step_down) -> None:
             assert tts.value is None and tts.quality
             continue
         assert tts.settings["reference"] == "single_leg_hold"
+        # the side's three eyes-open firm holds, pooled (fewer if a hold lost packets)
+        assert 1 <= int(tts.settings["reference_traces"]) <= 3  # type: ignore[arg-type]
+        pooled.append(int(tts.settings["reference_traces"]))  # type: ignore[arg-type]
         assert tts.value is not None or tts.quality[0].code is QualityCode.NEVER_STABILIZED
         assert 0.1 < result.metrics["dpsi"].value < 0.5  # type: ignore[operator]
+    assert 3 in pooled
     summary = back.summary["step_down/firm/open"]
     assert summary.sides["left"]["tts"].n + summary.sides["right"]["tts"].n >= 6
     plate = analysis.recordings[1]
@@ -64,7 +71,7 @@ def test_step_down_landings_against_truth(step_down) -> None:
     for result, true in zip(plate.trials, truth.trials, strict=True):
         if true.landing is not None:  # the plate uses the IMU's impact
             assert float(result.settings["impact_s"]) == pytest.approx(
-                true.landing.impact_s, abs=0.025
+                true.landing.impact_s, abs=0.035
             )
 
 
@@ -127,7 +134,8 @@ def test_gaps_nan_and_saturation_give_flags_not_exceptions(step_down) -> None:
     hold = truth.trials[0].trial
     gap = (back.time_s > hold.onset_s + 10) & (back.time_s < hold.onset_s + 10.5)
     values[gap] = np.nan
-    landing = truth.trials[2].landing
+    first_landing = next(i for i, t in enumerate(truth.trials) if t.landing is not None)
+    landing = truth.trials[first_landing].landing
     assert landing is not None
     near = np.abs(back.time_s - landing.impact_s) < 0.2
     limit = 2.5 * STANDARD_GRAVITY_MS2
@@ -138,7 +146,7 @@ def test_gaps_nan_and_saturation_give_flags_not_exceptions(step_down) -> None:
     assert not first.valid and QualityCode.GAP in {f.code for f in first.quality}
     assert first.metrics["sway_area_95"].value is None
     assert first.metrics["sway_area_95"].quality
-    clipped = result.trials[2]
+    clipped = result.trials[first_landing]
     assert QualityCode.SATURATION in {f.code for f in clipped.quality} and not clipped.valid
     # a trial with nothing but NaN: still no exception
     empty = values.copy()
@@ -178,3 +186,15 @@ def test_wobble_board_gives_board_indices() -> None:
         true_si = math.degrees(math.sqrt(np.mean(np.sum(truth.series.board[rows] ** 2, axis=1))))
         assert index == pytest.approx(true_si, abs=1.0)
         assert trial.metrics["edge_contacts"].value is not None
+
+
+def test_eyes_closed_holds_are_not_a_landing_reference() -> None:
+    """Landings are eyes open: an eyes-closed hold (sway ~1.5-2x) would raise the threshold."""
+    trials = (
+        TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.LEFT, vision=Vision.CLOSED, duration_s=20.0),
+        TrialSpec(TrialType.STEP_DOWN, Side.LEFT, duration_s=14.0, rest_after_s=8.0),
+    )
+    scenario = Scenario("closed", "eyes-closed hold, then a step-down", trials, task="stepdown")
+    session, _ = simulate_session(scenario, seed=2, internal_fs_hz=400.0)
+    landing = analyze_session(session).recordings[0].trials[1]
+    assert landing.metrics["tts"].settings["reference"] == "pre_trial_stance"

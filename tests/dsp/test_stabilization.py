@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from balancelab.dsp import stabilization
 from balancelab.dsp.quality import QualityCode
 from balancelab.dsp.stabilization import (
     QuietReference,
@@ -75,9 +76,9 @@ def test_settled_from_rules() -> None:
 def test_moving_rms_tts_of_noise_free_decay_is_exact(tau_s: float) -> None:
     _, trace = spiral(20.0, tau_s)
     reference = QuietReference(
-        np.random.default_rng(0).normal(0, 0.5, (3000, 2)), "single_leg_hold"
+        (np.random.default_rng(0).normal(0, 0.5, (3000, 2)),), "single_leg_hold"
     )
-    threshold = rms_threshold(reference.trace, FS)
+    threshold = rms_threshold(reference, FS)
     metric = tts_moving_rms(trace, FS, reference, unit="mm", level_s=0.01)
     assert metric.value == pytest.approx(expected_tts(20.0, tau_s, threshold, 0.0), abs=0.02)
     assert metric.method == "moving_rms"
@@ -85,7 +86,7 @@ def test_moving_rms_tts_of_noise_free_decay_is_exact(tau_s: float) -> None:
     assert metric.unit == "s"
 
 
-def noisy_decay_errors(k_sd: float, seeds: int = 40) -> np.ndarray:
+def noisy_decay_errors(k_sd: float, min_excursion_s: float, seeds: int = 40) -> np.ndarray:
     """TTS − analytic settling time of a decay (A=10, τ=0.5 s) in white noise, per seed."""
     sigma, amplitude, tau_s = 0.3, 10.0, 0.5
     errors = []
@@ -93,29 +94,36 @@ def noisy_decay_errors(k_sd: float, seeds: int = 40) -> np.ndarray:
         rng = np.random.default_rng(seed)
         _, trace = spiral(amplitude, tau_s)
         trace = trace + rng.normal(0, sigma, trace.shape)
-        reference = QuietReference(rng.normal(0, sigma, (2000, 2)), "single_leg_hold")
-        threshold = rms_threshold(reference.trace, FS, k_sd=k_sd)
+        reference = QuietReference((rng.normal(0, sigma, (2000, 2)),), "single_leg_hold")
+        threshold = rms_threshold(reference, FS, k_sd=k_sd)
         expected = expected_tts(amplitude, tau_s, threshold, 2 * sigma**2)
-        value = tts_moving_rms(trace, FS, reference, unit="mm", k_sd=k_sd).value
-        assert value is not None
-        errors.append(value - expected)
+        metric = tts_moving_rms(
+            trace, FS, reference, unit="mm", k_sd=k_sd, min_excursion_s=min_excursion_s
+        )
+        assert metric.value is not None
+        errors.append(metric.value - expected)
     return np.array(errors)
 
 
 def test_moving_rms_tts_with_noise_over_seeds() -> None:
     """Decay plus white noise, 40 seeds, against the analytic settling time.
 
-    The default rule (mean + 3 SD, must stay below for the rest of a 10-s window) is accurate
-    when it fires at the decay (median error ~0.06 s) but a noise excursion above mean + 3 SD
-    somewhere in the tail happens in ~25 % of 10-s windows of pure white noise, giving a late
-    TTS; it is never early by more than the noise at the crossing. With k_sd = 5 ≥ 85 % lie
-    within ±0.15 s.
+    The METRICS.md rule as written (min_excursion_s = 0: mean + 3 SD, must stay below for the
+    rest of a 10-s window) is accurate when it fires at the decay (median error ~0.06 s) but a
+    noise excursion above mean + 3 SD somewhere in the tail happens in ~25 % of 10-s windows of
+    pure white noise, giving a late TTS (70 % within ±0.15 s, worst +7 s). The default (later
+    excursions shorter than 1 s do not count; white noise's never last that long) puts 85 %
+    within ±0.15 s and all within ±0.25 s (the noise at the crossing), as k_sd = 5 does.
     """
-    default = noisy_decay_errors(3.0)
-    assert abs(float(np.median(default))) <= 0.1
-    assert np.mean(np.abs(default) <= 0.15) >= 0.5
-    assert np.min(default) >= -0.25
-    strict = noisy_decay_errors(5.0)
+    literal = noisy_decay_errors(3.0, 0.0)
+    assert abs(float(np.median(literal))) <= 0.1
+    assert np.mean(np.abs(literal) <= 0.15) >= 0.5
+    assert np.min(literal) >= -0.25
+    default = noisy_decay_errors(3.0, stabilization.DEFAULT_MIN_EXCURSION_S)
+    assert np.mean(np.abs(default) <= 0.15) >= 0.8
+    assert np.max(np.abs(default)) <= 0.3
+    assert np.mean(np.abs(default) <= 0.15) > np.mean(np.abs(literal) <= 0.15)
+    strict = noisy_decay_errors(5.0, 0.0)
     assert np.mean(np.abs(strict) <= 0.15) >= 0.85
     assert abs(float(np.median(strict))) <= 0.05
 
@@ -123,7 +131,7 @@ def test_moving_rms_tts_with_noise_over_seeds() -> None:
 def test_tts_orders_known_decays() -> None:
     """Slower decays settle later (k_sd = 5 keeps the tail's noise excursions out, see above)."""
     rng = np.random.default_rng(3)
-    reference = QuietReference(rng.normal(0, 0.2, (2000, 2)), "single_leg_hold")
+    reference = QuietReference((rng.normal(0, 0.2, (2000, 2)),), "single_leg_hold")
     values = []
     for tau_s in (0.2, 0.4, 0.8, 1.2):
         _, trace = spiral(10.0, tau_s)
@@ -137,14 +145,16 @@ def test_tts_orders_known_decays() -> None:
 def test_never_stabilizing_trace_gives_none_and_flag_not_the_window_end() -> None:
     t = np.arange(1000) / FS
     trace = np.column_stack([5 * np.sin(2 * np.pi * t), 5 * np.cos(2 * np.pi * t)])
-    reference = QuietReference(np.random.default_rng(0).normal(0, 0.1, (500, 2)), "single_leg_hold")
+    reference = QuietReference(
+        (np.random.default_rng(0).normal(0, 0.1, (500, 2)),), "single_leg_hold"
+    )
     metric = tts_moving_rms(trace, FS, reference, unit="mm")
     assert metric.value is None
     assert [f.code for f in metric.quality] == [QualityCode.NEVER_STABILIZED]
 
 
 def test_tts_with_nan_or_too_short_is_flagged() -> None:
-    reference = QuietReference(np.random.default_rng(0).normal(0, 0.1, 500), "single_leg_hold")
+    reference = QuietReference((np.random.default_rng(0).normal(0, 0.1, 500),), "single_leg_hold")
     _, trace = spiral(1.0, 0.3)
     x = trace[:, 0].copy()
     x[100] = np.nan
@@ -159,18 +169,40 @@ def test_choose_reference_order_and_fallback_flag() -> None:
     rng = np.random.default_rng(0)
     window = rng.normal(0, 1, (1000, 2))
     hold, pre = rng.normal(0, 1, (800, 2)), rng.normal(0, 1, (300, 2))
-    assert choose_reference(window, FS, hold=hold, pre_trial=pre)[0].source == "single_leg_hold"
-    assert choose_reference(window, FS, hold=None, pre_trial=pre)[0].source == "pre_trial_stance"
-    ref, flags = choose_reference(window, FS, hold=None, pre_trial=pre[:100])
-    assert ref.source == "window_tail" and ref.trace.shape == (200, 2)
+    assert choose_reference(window, FS, holds=[hold], pre_trial=pre)[0].source == "single_leg_hold"
+    assert choose_reference(window, FS, pre_trial=pre)[0].source == "pre_trial_stance"
+    ref, flags = choose_reference(window, FS, holds=[hold[:150]], pre_trial=pre[:100])
+    assert ref.source == "window_tail" and ref.traces[0].shape == (200, 2)
     assert flags and "no quiet reference" in flags[0].message
+
+
+def test_reference_pools_every_hold_without_spanning_two() -> None:
+    """Several holds: moving RMS per hold, pooled; too-short holds are left out; Ross averages."""
+    rng = np.random.default_rng(4)
+    quiet, loud, short = rng.normal(0, 1, (1500, 2)), rng.normal(5, 2, (1500, 2)), np.ones((50, 2))
+    ref, flags = choose_reference(quiet, FS, holds=[quiet, loud, short])
+    assert ref.source == "single_leg_hold" and not flags
+    assert len(ref.traces) == 2 and ref.n_samples == 3000
+    # each hold about its own mean: loud's offset of 5 does not count, its SD of 2 does
+    pooled = np.concatenate([moving_rms(t - t.mean(0), FS) for t in (quiet, loud)])
+    assert rms_threshold(ref, FS) == pytest.approx(pooled.mean() + 3 * pooled.std(ddof=1))
+    joined = rms_threshold(np.concatenate([quiet, loud]), FS)
+    assert rms_threshold(ref, FS) < joined  # one trace about one mean sees the offset
+    _, trace = spiral(10.0, 0.5)
+    metric = tts_moving_rms(trace, FS, ref, unit="mm")
+    assert metric.settings["reference_traces"] == 2
+    assert metric.settings["reference_s"] == pytest.approx(30.0)
+    ramp = QuietReference((np.linspace(0, 1, 300), np.linspace(0, 3, 300)), "single_leg_hold")
+    cubic = 0.02 * (10 - np.arange(1000) / FS) ** 3 / 10
+    ross = tts_ross_polynomial(cubic, FS, ramp, unit="mm", level_s=0.01)
+    assert ross.value == pytest.approx(10 - (2 * 10 / 0.02) ** (1 / 3), abs=0.02)  # range 2
 
 
 def test_ross_polynomial_tts_of_a_cubic_envelope() -> None:
     """A rectified trace equal to a cubic crosses the reference range where the cubic does."""
     t = np.arange(1000) / FS
     cubic = 0.02 * (10 - t) ** 3 / 10  # 20 at t=0 → 0 at t=10
-    reference = QuietReference(np.linspace(-1.0, 1.0, 500), "single_leg_hold")  # range 2
+    reference = QuietReference((np.linspace(-1.0, 1.0, 500),), "single_leg_hold")  # range 2
     metric = tts_ross_polynomial(cubic, FS, reference, unit="mm", level_s=0.01)
     expected = 10 - (2 * 10 / 0.02) ** (1 / 3)  # 0.02·(10−t)³/10 = 2
     assert metric.value == pytest.approx(expected, abs=0.02)
@@ -180,7 +212,7 @@ def test_ross_polynomial_tts_of_a_cubic_envelope() -> None:
 def test_ross_polynomial_2d_is_resultant_vector() -> None:
     _, trace = spiral(10.0, 0.8)
     reference = QuietReference(
-        np.random.default_rng(0).normal(0, 0.1, (1000, 2)), "single_leg_hold"
+        (np.random.default_rng(0).normal(0, 0.1, (1000, 2)),), "single_leg_hold"
     )
     metric = time_to_stabilization(trace, FS, reference, unit="mm", method="ross_polynomial")
     assert metric.value is not None
@@ -211,7 +243,9 @@ def test_sim_noiseless_transients_tts_matches_sim_settling_definition() -> None:
 
     With a reference whose mean + 3 SD sits at the band (k_sd chosen from the reference's CV),
     the moving-RMS TTS reproduces the simulator's true settling time of the same transient
-    (compute_settling_time) to ±0.15 s, and it ranks the landings like the truth.
+    (compute_settling_time) to ±0.15 s, and it ranks the landings like the truth. Both count
+    every excursion (min_excursion_s = 0): with a band this low the transient's slow tail can
+    hover near it for about 1 s, where noise would decide whether a lobe counts.
     """
     _, truth = simulate_session("step_down", seed=11, internal_fs_hz=400.0)
     rng = np.random.default_rng(11)
@@ -223,13 +257,15 @@ def test_sim_noiseless_transients_tts_matches_sim_settling_definition() -> None:
         step = round(landing.fs_hz / FS)
         clean = landing.noiseless_acc_ms2[::step][: round(10 * FS)]
         band = 0.02 * float(np.max(moving_rms(clean, FS)))  # a quiet band 2 % of the peak
-        settle = compute_settling_time(clean - clean[-300:].mean(0), FS, band)
+        settle = compute_settling_time(clean - clean[-300:].mean(0), FS, band, min_excursion_s=0.0)
         sigma = band / 10 / math.sqrt(2)
         trace = clean + rng.normal(0, sigma, clean.shape)
-        reference = QuietReference(rng.normal(0, sigma, (2000, 2)), "single_leg_hold")
-        e = moving_rms(reference.trace, FS)
+        reference = QuietReference((rng.normal(0, sigma, (2000, 2)),), "single_leg_hold")
+        e = moving_rms(reference.traces[0], FS)
         k_sd = (math.sqrt(band**2 + 2 * sigma**2) - e.mean()) / e.std(ddof=1)
-        value = tts_moving_rms(trace, FS, reference, unit="m/s^2", k_sd=k_sd).value
+        value = tts_moving_rms(
+            trace, FS, reference, unit="m/s^2", k_sd=k_sd, min_excursion_s=0.0
+        ).value
         assert settle is not None and value is not None
         measured.append(value)
         true.append(settle)
