@@ -263,6 +263,7 @@ class PowerFrequencies:
 def welch_psd(x: FloatArray, fs: float, nperseg: int) -> tuple[FloatArray, FloatArray]:
     """One-sided Welch PSD (unit²/Hz): Hann, noverlap = nperseg//2, nfft = nperseg, mean removed.
 
+    `x` is (n,) or (n, k); the PSD has the frequencies along axis 0 (one column per signal).
     With the default nperseg = N//2 these are the BMClab `psd2` settings (noverlap = N/4).
     """
     with np.errstate(over="ignore", invalid="ignore"):
@@ -274,6 +275,7 @@ def welch_psd(x: FloatArray, fs: float, nperseg: int) -> tuple[FloatArray, Float
             noverlap=nperseg // 2,
             nfft=nperseg,
             detrend="constant",
+            axis=0,
         )
     return np.asarray(f, dtype=np.float64), np.asarray(p, dtype=np.float64)
 
@@ -304,8 +306,8 @@ def power_frequencies(
     flags = _spectral_flags(a, m, fs, band, segment)
     if flags:
         return PowerFrequencies(None, None, None, None, None, None, settings, flags)
-    f, p_ap = welch_psd(a, fs, segment)
-    _, p_ml = welch_psd(m, fs, segment)
+    f, p = welch_psd(np.column_stack([a, m]), fs, segment)
+    p_ap, p_ml = p[:, 0], p[:, 1]
     inside = (f >= band[0]) & (f <= band[1])
     f, p_ap, p_ml = f[inside], p_ap[inside], p_ml[inside]
     p_ap = p_ap if not _is_constant(a) else np.zeros_like(p_ap)
