@@ -6,8 +6,9 @@ Public entry points live beside this module:
 - `dataset.open_dataset`, `recover_dataset`, `iter_sessions`, `list_sessions`: a whole dataset.
 
 Numbers on disk: each float64 is written as its shortest round-trip decimal (`repr`). Units that
-differ from SI by a power of ten (mm, uT) are converted by moving the decimal point of that text
-(exact in decimal), so reading gives back the same float64 bit for bit. Only degrees (ORNT angles
+differ from SI by a power of ten (mm, uT) are converted by moving the decimal exponent of that
+text (exact in decimal) before the one rounding to float, so reading gives back the same float64
+bit for bit. Only degrees (ORNT angles
 in deg, gyroscope in deg/s from other tools) go through a multiplication by pi/180, which costs
 at most a few ulp.
 
@@ -159,8 +160,20 @@ def _to_si(text: str, conv: UnitConversion) -> float:
     if conv.degrees:
         return math.radians(float(text))
     if conv.decimal_shift:
-        return float(Decimal(text).scaleb(-conv.decimal_shift))
+        return shifted_decimal(text, conv.decimal_shift)
     return float(text)
+
+
+def shifted_decimal(text: str, decimal_shift: int) -> float:
+    """The plain number `text` times 10**-decimal_shift, correctly rounded once to a float.
+
+    The shift moves the decimal exponent of the text (exact), then float() rounds: no
+    intermediate rounding, whatever the number of digits.
+    """
+    if "e" not in text and "E" not in text:
+        return float(f"{text}e{-decimal_shift}")
+    mantissa, _, exponent = text.lower().partition("e")
+    return float(f"{mantissa}e{int(exponent) - decimal_shift}")
 
 
 @dataclass(frozen=True)

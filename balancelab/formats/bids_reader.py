@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from balancelab.formats.bids import (
     parse_motion_name,
     read_bytes,
     read_json,
+    shifted_decimal,
 )
 from balancelab.model import (
     Channel,
@@ -447,20 +448,22 @@ def _read_samples(motion_tsv: Path, table: ChannelTable) -> tuple[np.ndarray, np
 
 
 _PLAIN_NUMBER_BYTES = b"0123456789.eE+-\t\n"
+_WHOLE_CELL_NA = re.compile(rb"(?:^|(?<=[\t\n]))n/a(?=[\t\n])")
 
 
 def _parse_well_formed(data: bytes, table: ChannelTable) -> np.ndarray | None:
     """The samples of a file with nothing unusual in it, parsed by numpy; None otherwise.
 
-    Anything unusual (other characters, a partial last line, a wrong column count, times that
-    do not increase) returns None so that the line-by-line reader names the problem and line.
-    Columns stored in mm, uT or deg are converted through their decimal text, as the line
-    reader does, so both give the same floats bit for bit.
+    Anything unusual (other characters, `n/a` inside a cell, a partial last line, a wrong column
+    count, times that do not increase) returns None so that the line-by-line reader names the
+    problem and line. Columns stored in mm, uT or deg are converted as the line reader does
+    (`shifted_decimal` on the text; radians as x * (pi/180)), so both give the same floats bit
+    for bit.
     """
-    unusual = data.replace(b"n/a", b"").translate(None, _PLAIN_NUMBER_BYTES)
+    unusual = _WHOLE_CELL_NA.sub(b"", data).translate(None, _PLAIN_NUMBER_BYTES)
     if unusual or not data.endswith(b"\n") or data.startswith(b"\n") or b"\n\n" in data:
         return None
-    text = data.decode("ascii").replace("n/a", "nan")
+    text = _WHOLE_CELL_NA.sub(b"nan", data).decode("ascii")
     try:
         array = np.loadtxt(
             io.StringIO(text), delimiter="\t", dtype=np.float64, ndmin=2, comments=None
@@ -477,18 +480,15 @@ def _parse_well_formed(data: bytes, table: ChannelTable) -> np.ndarray | None:
         if conv.degrees:
             array[:, index] = np.radians(array[:, index])  # the same x * (pi/180) as math.radians
         else:
-            array[:, index] = [_shifted(row[index], conv.decimal_shift) for row in split_lines]
+            shift = conv.decimal_shift
+            try:
+                array[:, index] = [
+                    math.nan if row[index] == "nan" else shifted_decimal(row[index], shift)
+                    for row in split_lines
+                ]
+            except ValueError:  # numpy took a cell float() does not: the line reader names it
+                return None
     return array
-
-
-def _shifted(cell: str, decimal_shift: int) -> float:
-    """float(Decimal(cell).scaleb(-decimal_shift)): both are correctly rounded parses of the
-    same decimal number, so appending the exponent gives the same float, faster."""
-    if cell == "nan":
-        return math.nan
-    if "e" in cell or "E" in cell:
-        return float(Decimal(cell).scaleb(-decimal_shift))
-    return float(f"{cell}e{-decimal_shift}")
 
 
 def session_motion_files(session_dir: Path) -> list[Path]:

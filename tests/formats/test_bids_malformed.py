@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancelab.errors import DatasetError, FormatError
-from balancelab.formats.bids import StreamPaths, UnitConversion, is_number, parse_cell
+from balancelab.formats.bids import StreamPaths
 from balancelab.formats.bids_reader import (
     _parse_well_formed,
-    _shifted,
     iter_motion_rows,
     read_channels,
     read_recording,
@@ -288,22 +289,55 @@ def test_fast_and_line_readers_agree_on_any_corruption(tmp_path: Path) -> None:
     assert accepted > 0
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    degrees=st.floats(allow_nan=False, allow_infinity=False),
-    cell=st.decimals(allow_nan=False, allow_infinity=False, places=6).map(str),
-)
-def test_fast_path_conversions_equal_the_line_readers(degrees: float, cell: str) -> None:
-    """The numpy path's whole-column conversions give the line reader's floats bit for bit."""
-    assert np.radians(np.array([degrees]))[0] == math.radians(degrees)
-    mm = UnitConversion("mm", "m", decimal_shift=3)
-    assume(is_number(cell))
-    expected = parse_cell(cell, mm, Path("x.tsv"), 1, "x")
-    assert _shifted(cell, 3) == expected
-    assert _shifted(cell.replace("E", "e"), 3) == expected
+_EDGE_CELLS = (
+    "0.6883636235428092", "-12.345678901234567", "+5", ".5", "5.", "-0", "0.0", "1E3", "1e+3",
+    "-2.5e-7", "4.9e-321", "1e-400", "-1e-400", "123456789012345678901234567890.5",
+    "9007199254740993000.0000000000000000001", "9007199254740993000.0000000000000000001e0",
+)  # fmt: skip
 
 
-_PLAUSIBLE_JUNK = (b"1", b"9", b"0.", b".", b"-", b"e", b"E5", b"+", b"n/a", b"\t", b"\n", b"12")
+@pytest.mark.parametrize("cell", _EDGE_CELLS)
+def test_both_readers_convert_mm_cells_to_the_same_bits(tmp_path: Path, cell: str) -> None:
+    """Edge-case cells in a mm column: the numpy path and the line reader agree bit for bit,
+    with one correctly rounded conversion (more digits than a Decimal context holds too)."""
+    paths = cop_paths(write_example_session(tmp_path, imu_rows=80, cop_rows=60))
+    table = read_channels(paths.channels_tsv)
+    lines = paths.motion_tsv.read_bytes().decode("ascii").split("\n")
+    cells = lines[3].split("\t")
+    cells[1] = cell
+    lines[3] = "\t".join(cells)
+    data = "\n".join(lines).encode("ascii")
+    fast = _parse_well_formed(data, table)
+    assert fast is not None
+    line = [row.values for row in iter_motion_rows(data, paths.motion_tsv, table)][3][1]
+    assert struct.pack("<d", fast[3, 1]) == struct.pack("<d", line)
+    mantissa, _, exponent = cell.lower().partition("e")
+    exact = Fraction(mantissa) * Fraction(10) ** (int(exponent or 0) - 3)
+    expected = math.copysign(float(exact), -1.0 if cell.startswith("-") else 1.0)
+    assert struct.pack("<d", line) == struct.pack("<d", expected)
+
+
+@pytest.mark.parametrize("cell", ["-n/a", "+n/a", "n/a5", "1n/a"])
+def test_na_inside_a_cell_is_an_error_with_its_line(tmp_path: Path, cell: str) -> None:
+    paths = cop_paths(write_example_session(tmp_path, imu_rows=80, cop_rows=60))
+    lines = paths.motion_tsv.read_text(encoding="ascii").split("\n")
+    cells = lines[3].split("\t")
+    cells[1] = cell
+    lines[3] = "\t".join(cells)
+    paths.motion_tsv.write_text("\n".join(lines), encoding="ascii")
+    with pytest.raises(FormatError) as caught:
+        read_recording(paths.motion_tsv)
+    assert caught.value.line == 4
+
+
+def test_radians_of_the_numpy_path_equal_math_radians() -> None:
+    values = np.random.default_rng(0).normal(0, 1e3, 10_000)
+    assert [math.radians(v) for v in values] == np.radians(values).tolist()
+
+
+_PLAUSIBLE_JUNK = (
+    b"1", b"9", b"0.", b".", b"-", b"e", b"E5", b"+", b"n/a", b"-n/a", b"+n/a", b"\t", b"\n", b"12",
+)  # fmt: skip
 
 
 def _json_values() -> st.SearchStrategy[object]:
