@@ -37,6 +37,7 @@ from balancelab.model import (
     Outcome,
     Recording,
     Session,
+    Side,
     Surface,
     Trial,
     TrialType,
@@ -160,7 +161,12 @@ def _metric_json(metric: Metric) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class _Signals:
-    """A recording on the uniform grid: trace (n, 2) AP/ML, raw acc (n, 3) or None."""
+    """A recording on the uniform grid: trace (n, 2) AP/ML, raw acc (n, 3) or None.
+
+    COP and board traces are not yet low-passed (`cutoff_hz`): each analysed window is filtered
+    on its own (`_window_trace`), so what happens outside a trial (stepping off the plate or the
+    board) cannot ring into it through the filter.
+    """
 
     point: str
     unit: str
@@ -168,6 +174,7 @@ class _Signals:
     trace: FloatArray
     acc: FloatArray | None
     acc_raw_fs: float
+    cutoff_hz: float | None = None
 
 
 def _tracked_point(recording: Recording) -> str:
@@ -188,8 +195,9 @@ def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
     if point == "cop":
         raw = 1000.0 * _columns(recording, ("cop_pos_y", "cop_pos_x"))  # AP = y, ML = x (mm)
         grid = resample_uniform(recording.time_s, raw, s.fs_hz, s.max_gap_s)
-        trace = lowpass(grid.values, s.fs_hz, s.cop_cutoff_hz, s.filter_order)
-        return _Signals(point, "mm", grid.time_s, trace, None, recording.nominal_fs_hz)
+        return _Signals(
+            point, "mm", grid.time_s, grid.values, None, recording.nominal_fs_hz, s.cop_cutoff_hz
+        )
     acc_names = tuple(f"{point}_acc_{a}" for a in "xyz")
     gyr_names = tuple(f"{point}_gyr_{a}" for a in "xyz")
     has_gyr = all(recording.has_channel(n) for n in gyr_names)
@@ -204,9 +212,18 @@ def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
             grid.values[:, :3], gyr, s.fs_hz, sensor_to_segment=matrix, method=method
         )
         trace = np.column_stack([tilt.pitch_deg, tilt.roll_deg])
-        trace = lowpass(trace, s.fs_hz, s.board_cutoff_hz, s.filter_order)
-        return _Signals(point, "deg", grid.time_s, trace, acc, recording.nominal_fs_hz)
+        return _Signals(
+            point, "deg", grid.time_s, trace, acc, recording.nominal_fs_hz, s.board_cutoff_hz
+        )
     return _Signals(point, "m/s^2", grid.time_s, acc, acc, recording.nominal_fs_hz)
+
+
+def _window_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
+    """A COP or board trace over `rows`, low-passed on its own (its unit)."""
+    piece = sig.trace[rows]
+    if sig.cutoff_hz is None or piece.shape[0] == 0:
+        return piece
+    return lowpass(piece, s.fs_hz, sig.cutoff_hz, s.filter_order)
 
 
 def _body_trace(acc: FloatArray, quiet: FloatArray, s: AnalysisSettings) -> FloatArray:
@@ -289,7 +306,7 @@ def _hold_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
     if sig.point in ("lowback", "sternum"):
         acc = sig.trace[rows]
         return detrend_linear(_body_trace(acc, acc, s))
-    piece = sig.trace[rows]
+    piece = _window_trace(sig, rows, s)
     return piece - np.nanmean(piece, axis=0) if sig.point == "cop" and piece.size else piece
 
 
@@ -381,7 +398,7 @@ def _landing_trace(sig: _Signals, window: events.TrialWindow, s: AnalysisSetting
     """The whole trial's trace (body: tilt corrected from the trial's first QUIET_S)."""
     rows = _rows(sig.time_s, window.trial.onset_s - 2.0, window.trial.end_s)
     if sig.point not in ("lowback", "sternum"):
-        return sig.trace[rows]
+        return _window_trace(sig, rows, s)
     quiet = sig.trace[_rows(sig.time_s, window.trial.onset_s, window.trial.onset_s + QUIET_S)]
     return _body_trace(sig.trace[rows], quiet, s)
 
@@ -450,13 +467,19 @@ def _analyze_landing(
     return _trial(window, flags, (), metrics, settings)
 
 
-def _is_tts_reference(trial: Trial) -> bool:
-    """A quiet single-leg hold on firm ground with eyes open: the TTS reference of its side."""
+def _is_quiet_hold(trial: Trial, result: TrialAnalysis) -> bool:
+    """A valid single-leg hold without touch-downs or flags: a TTS reference for its condition."""
     return (
         trial.trial_type is TrialType.SINGLE_LEG_HOLD
-        and trial.surface is Surface.FIRM
-        and trial.vision is Vision.OPEN
+        and result.valid
+        and not result.quality
+        and not result.touchdowns_s
     )
+
+
+def _condition(trial: Trial) -> tuple[Side, Surface, Vision]:
+    """Side, surface and vision: a landing's TTS reference is a hold of the same condition."""
+    return trial.side, trial.surface, trial.vision
 
 
 # ---------------------------------------------------------------- entry points
@@ -479,18 +502,18 @@ def analyze_recording(
         recording, hold_skip_s=s.hold_skip_s, hold_max_s=s.hold_max_s, min_window_s=s.min_window_s
     )
     results: dict[int, TrialAnalysis] = {}
-    references: dict[str, list[FloatArray]] = {}
+    references: dict[tuple[Side, Surface, Vision], list[FloatArray]] = {}
     for w in windows:
         if w.kind == "landing":
             continue
         result, trace = _analyze_hold(sig, w, recording, s)
         results[w.trial_index] = result
-        if result.valid and _is_tts_reference(w.trial):
-            references.setdefault(result.side, []).append(trace)
+        if _is_quiet_hold(w.trial, result):
+            references.setdefault(_condition(w.trial), []).append(trace)
     for w in windows:
         if w.kind == "landing":
             impact = (impacts_s or {}).get(w.trial_index)
-            holds = references.get(str(w.trial.side), [])
+            holds = references.get(_condition(w.trial), [])
             results[w.trial_index] = _analyze_landing(
                 sig, w, recording, holds=holds, impact_s=impact, s=s
             )

@@ -10,14 +10,19 @@ a quiet reference trace of the same signal; the reference's origin is recorded i
 Methods (`method` of the returned Metric; TTS values of different methods never compare):
 - "moving_rms" (default): centred `window_s` moving RMS of the trace (row norm for 2-D) must stay
   at or below mean + `k_sd`·SD of the reference's moving RMS from some time to the window end.
-  Only whole windows are judged (centres from window_s/2 to window end − window_s/2): the
-  truncated windows at the ends fluctuate more and would fake late crossings.
-  Later excursions above the threshold shorter than `min_excursion_s` (default 1 s) do not
-  count; the first one, the landing itself, always does. This is our addition to the METRICS.md
-  rule (0 restores it as written): quiet single-leg sway has most of its power below 0.5 Hz, so
-  its 0.5-s moving RMS crosses its own mean + 3 SD for up to ~0.8 s at a time, and in about one
-  10-s window in five after the landing has settled; counted, each such crossing would report a
-  TTS seconds late. The simulator's noise-only stance never holds above the threshold for 1 s.
+  The envelope is judged from the impact (its first windows, cut short by the impact, hold the
+  landing itself) to the last whole window: the truncated windows at the window's end fluctuate
+  more and would fake late crossings.
+  Option `min_excursion_s` (default 1 s; 0 is the METRICS.md rule as written, every excursion
+  counts): a later excursion shorter than it does not end the settled state when it begins at
+  least `min_dip_s` (half the RMS window: a shorter dip lies within the envelope's own
+  smoothing) after the previous counted one. Every other excursion counts: the landing's own,
+  one after a brief dip (a dip does not settle a landing), one that lasts `min_excursion_s` or
+  longer, and one still above at the window end (never stabilized). Why: quiet single-leg sway
+  has most of its power below 0.5 Hz, so its 0.5-s moving RMS crosses its own mean + 3 SD for
+  up to ~0.8 s at a time, in about one 10-s window in five after a landing has settled;
+  counted, each such crossing reports a TTS seconds late (tests/dsp/test_tts_accuracy.py
+  measures both rules against the simulator's truth).
 - "ross_polynomial": Ross & Guskiewicz (2003, 2004): the rectified trace |x − level| of each axis
   is fitted with an unbounded third-order polynomial over the window; the axis TTS is the first
   time the fit falls to the reference's range of variation (max − min; the mean over the
@@ -89,9 +94,13 @@ class QuietReference:
         return sum(t.shape[0] for t in self.traces)
 
 
-def _finite_rows(name: str, trace: ArrayLike) -> FloatArray:
+def _finite_pieces(name: str, trace: ArrayLike, min_n: float) -> list[FloatArray]:
+    """The runs of finite rows of `trace` with at least `min_n` samples (split at every gap)."""
     values = as_float_array(name, trace, ndim=(1, 2))
-    return values[np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)]
+    finite = np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)
+    edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
+    runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
+    return [values[a:b] for a, b in runs if b - a >= min_n]
 
 
 def choose_reference(
@@ -104,19 +113,19 @@ def choose_reference(
 ) -> tuple[QuietReference, tuple[QualityFlag, ...]]:
     """The TTS reference as METRICS.md orders it, and the flags the choice raises.
 
-    The same side's quiet single-leg holds (every one with >= 2 s of finite samples, pooled) if
-    there are any, else >= 2 s of quiet stance just before the trial, else the last `tail_s` of the
+    The same side's quiet single-leg holds (pooled: every gap-free piece of >= 2 s) if there are
+    any, else >= 2 s of gap-free quiet stance just before the trial, else the last `tail_s` of the
     landing window itself (flagged: it biases TTS towards 0).
     """
     fs = check_positive("fs", fs)
     min_n = MIN_REFERENCE_S * fs
-    usable = tuple(t for t in (_finite_rows("hold", h) for h in holds) if t.shape[0] >= min_n)
+    usable = tuple(piece for h in holds for piece in _finite_pieces("hold", h, min_n))
     if usable:
         return QuietReference(usable, "single_leg_hold"), ()
     if pre_trial is not None:
-        pre = _finite_rows("pre_trial", pre_trial)
-        if pre.shape[0] >= min_n:
-            return QuietReference((pre,), "pre_trial_stance"), ()
+        pre = _finite_pieces("pre_trial", pre_trial, min_n)
+        if pre:
+            return QuietReference((max(pre, key=len),), "pre_trial_stance"), ()
     x = as_float_array("window", window, ndim=(1, 2))
     n_tail = max(2, round(check_positive("tail_s", tail_s) * fs))
     flag = make_flag(
@@ -158,35 +167,47 @@ def rms_threshold(
     """mean + k_sd·SD of the moving RMS of the reference about its mean (unit of the trace).
 
     A QuietReference of several traces pools their moving RMS, each trace about its own mean.
+    Only whole windows count where a trace is long enough to have them (as for the landing).
     """
     traces = (
         reference.traces
         if isinstance(reference, QuietReference)
         else (as_float_array("reference", reference, ndim=(1, 2)),)
     )
-    e = np.concatenate([moving_rms(t - np.mean(t, axis=0), fs, window_s) for t in traces])
+    half = max(1, round(window_s * fs / 2))
+    pieces = []
+    for t in traces:
+        e = moving_rms(t - np.mean(t, axis=0), fs, window_s)
+        pieces.append(e[half : e.size - half] if e.size > 2 * half + 1 else e)
+    e = np.concatenate(pieces)
     return float(np.mean(e) + k_sd * np.std(e, ddof=1))
 
 
 def settled_from(
-    envelope: FloatArray, threshold: float, fs: float, min_excursion_s: float = 0.0
+    envelope: FloatArray,
+    threshold: float,
+    fs: float,
+    min_excursion_s: float = DEFAULT_MIN_EXCURSION_S,
+    min_dip_s: float = DEFAULT_RMS_WINDOW_S / 2,
 ) -> float | None:
     """First time (s from sample 0) after which `envelope` stays <= threshold to the end.
 
-    Excursions above the threshold that last less than `min_excursion_s` are ignored, except
-    one that starts at sample 0 (the landing itself). 0 when nothing counts; None when a
-    counted excursion is still above at the last sample (never settled).
+    An excursion above the threshold is ignored only when it is shorter than `min_excursion_s`,
+    begins at least `min_dip_s` after the previous counted one ended (or after sample 0), and
+    ends before the last sample. 0 when nothing counts; None when a counted excursion is still
+    above at the last sample (never settled). With `min_excursion_s` = 0 every excursion counts.
     """
     above = envelope > threshold
     edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    counted = (ends - starts >= min_excursion_s * fs) | (starts == 0)
-    if not np.any(counted):
-        return 0.0
-    last = int(ends[counted][-1])
-    if last >= envelope.size:
+    min_n, dip_n = min_excursion_s * fs, min_dip_s * fs
+    settled = 0
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if start - settled < dip_n or end - start >= min_n or end >= envelope.size:
+            settled = end
+    if settled >= envelope.size:
         return None
-    return last / fs
+    return settled / fs
 
 
 # ---------------------------------------------------------------- TTS methods
@@ -245,6 +266,7 @@ def tts_moving_rms(
         "k_sd": float(k_sd),
         "level_s": float(level_s),
         "min_excursion_s": float(min_excursion_s),
+        "min_dip_s": window_s / 2,
         "reference": reference.source,
         "reference_traces": len(reference.traces),
         "reference_s": reference.n_samples / fs,
@@ -258,10 +280,8 @@ def tts_moving_rms(
     threshold = rms_threshold(reference, fs, window_s=window_s, k_sd=k_sd)
     envelope = moving_rms(_about_level(x, fs, check_positive("level_s", level_s)), fs, window_s)
     half = max(1, round(window_s * fs / 2))
-    full = envelope[half : envelope.size - half]  # only whole windows: truncated ones are noisier
-    value = settled_from(full, threshold, fs, min_excursion_s)
-    if value is not None and value > 0:
-        value += half / fs
+    judged = envelope[: envelope.size - half]
+    value = settled_from(judged, threshold, fs, min_excursion_s, min_dip_s=window_s / 2)
     details = {"threshold": threshold, "window_end_s": x.shape[0] / fs}
     if value is None:
         flag = make_flag(QualityCode.NEVER_STABILIZED, f"threshold {threshold:.4g} {unit}")

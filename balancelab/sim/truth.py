@@ -18,8 +18,7 @@ from balancelab.sim.sensors import ImuErrors
 
 SETTLING_DEFINITION = (
     "The quantity the default TTS method (science/METRICS.md: 0.5-s moving RMS below mean + "
-    "3 SD of a quiet reference's moving RMS until the window ends; later excursions shorter "
-    "than 1 s not counted) estimates, computed without "
+    "3 SD of a quiet reference's moving RMS until the window ends) estimates, computed without "
     "noise. Noiseless transient: the same landing (initial sway state, impact, segmental "
     "landing response, controller) with the motor-noise torque set to zero, taken over the "
     "first 10 s from impact about its mean over that span's last 3 s. Quiet reference: 120 s "
@@ -29,8 +28,7 @@ SETTLING_DEFINITION = (
     "the mean moving mean square. Band = sqrt(threshold^2 - quiet_rms^2): the expected moving "
     "RMS of transient plus quiet noise, sqrt(e^2 + quiet_rms^2), is at the threshold when the "
     "transient's own moving RMS e equals it. Settling time: end of the last excursion of e "
-    "(centred 0.5-s moving RMS of the noiseless transient's AP-ML norm) above the band that "
-    "starts at the impact or lasts at least 1 s; null "
+    "(centred 0.5-s moving RMS of the noiseless transient's AP-ML norm) above the band; null "
     "if it lasts to the trial end. Computed for the lower-back horizontal specific force in "
     "the segment frame (what a lower-back IMU sees after static tilt correction) and for the "
     "COP."

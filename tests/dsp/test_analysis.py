@@ -198,3 +198,19 @@ def test_eyes_closed_holds_are_not_a_landing_reference() -> None:
     session, _ = simulate_session(scenario, seed=2, internal_fs_hz=400.0)
     landing = analyze_session(session).recordings[0].trials[1]
     assert landing.metrics["tts"].settings["reference"] == "pre_trial_stance"
+
+
+def test_a_hold_with_a_touchdown_is_not_a_landing_reference() -> None:
+    """demo_session: the right eyes-open hold has a scripted touch-down, so the right landings
+    fall back to the quiet stance before them; the left ones pool the clean left hold."""
+    session, truth = simulate_session("demo_session", seed=4, internal_fs_hz=400.0)
+    back = analyze_session(session).recordings[0]
+    sources = {}
+    for result, true in zip(back.trials, truth.trials, strict=True):
+        if true.landing is not None and result.valid:
+            sources.setdefault(result.side, set()).add(result.metrics["tts"].settings["reference"])
+        hold = true.trial.trial_type is TrialType.SINGLE_LEG_HOLD
+        if hold and true.trial.side is Side.RIGHT and true.trial.vision is Vision.OPEN:
+            assert result.touchdowns_s  # the scripted one is found
+    assert sources["right"] == {"pre_trial_stance"}
+    assert sources["left"] == {"single_leg_hold"}

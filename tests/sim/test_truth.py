@@ -148,8 +148,7 @@ def _settling_reference(x: np.ndarray, fs: float, band: float) -> float | None:
     """Independent re-implementation of the documented settling-time definition.
 
     The first 10 s about their mean over the last 3 s; centred 0.5-s moving RMS of the norm;
-    the end of the last excursion above the band that starts at the impact or lasts >= 1 s
-    (SETTLING_DEFINITION).
+    the end of the last excursion above the band (SETTLING_DEFINITION).
     """
     x = x[: round(10 * fs)]
     x = x - x[-round(3 * fs) :].mean(axis=0)
@@ -157,22 +156,10 @@ def _settling_reference(x: np.ndarray, fs: float, band: float) -> float | None:
     half = round(0.5 * fs / 2)
     kernel = np.ones(2 * half + 1)
     mean_sq = np.convolve(sq, kernel, "same") / np.convolve(np.ones_like(sq), kernel, "same")
-    above = np.sqrt(mean_sq) > band
-    end = 0
-    i = 0
-    while i < above.size:
-        if not above[i]:
-            i += 1
-            continue
-        j = i
-        while j < above.size and above[j]:
-            j += 1
-        if i == 0 or j - i >= fs:
-            end = j
-        i = j
-    if end == above.size:
-        return None
-    return end / fs
+    above = np.flatnonzero(np.sqrt(mean_sq) > band)
+    if above.size == 0:
+        return 0.0
+    return None if above[-1] == sq.size - 1 else (above[-1] + 1) / fs
 
 
 def test_settling_times_match_the_noiseless_transients(landings: tuple[Session, Truth]) -> None:
