@@ -214,3 +214,21 @@ def test_a_hold_with_a_touchdown_is_not_a_landing_reference() -> None:
             assert result.touchdowns_s  # the scripted one is found
     assert sources["right"] == {"pre_trial_stance"}
     assert sources["left"] == {"single_leg_hold"}
+
+
+def test_stepping_off_the_plate_after_a_hold_is_not_a_touchdown(step_down) -> None:
+    """The COP jumps when the athlete puts the other foot down at the trial end; filtered per
+    analysed window, that jump cannot ring back into the hold as a touch-down."""
+    session, truth = step_down
+    plate = analyze_session(session).recordings[1]
+    assert plate.tracked_point == "cop"
+    holds = [
+        (result, true)
+        for result, true in zip(plate.trials, truth.trials, strict=True)
+        if true.trial.trial_type is TrialType.SINGLE_LEG_HOLD
+    ]
+    assert len(holds) == 6
+    for result, true in holds:
+        assert not true.touchdowns
+        assert result.touchdowns_s == ()
+        assert result.metrics["touchdowns"].value == 0
