@@ -36,6 +36,9 @@ T = TypeVar("T")
 PROGRESS_EVERY_S = 1.0
 RING_SECONDS = 30.0
 STOP_GRACE_S = 10.0
+# The main thread waits in slices this long: a SIGINT the OS hands to another thread does not
+# interrupt a blocked lock wait, so Ctrl-C is only seen when the main thread runs again.
+SIGNAL_POLL_S = 0.2
 """How long a stopped source may take to end before it is cancelled."""
 DEVICE_FORMS = (
     "sim (the simulated athlete; --scenario), sim:SCENARIO, replay:PATH (a recorded session"
@@ -287,10 +290,19 @@ def stream_to_dataset(
             athlete=athlete, task=task,
         )  # fmt: skip
         try:
-            return handle.result()
+            return _wait_for(handle)
         except KeyboardInterrupt:
             handle.stop()
-            return replace(handle.result(), interrupted=True)
+            return replace(_wait_for(handle), interrupted=True)
+
+
+def _wait_for(handle: StreamHandle) -> StreamResult:
+    """The stream's result, waited for in SIGNAL_POLL_S slices so that Ctrl-C gets through."""
+    while True:
+        try:
+            return handle.result(SIGNAL_POLL_S)
+        except concurrent.futures.TimeoutError:
+            continue
 
 
 async def record_stream(

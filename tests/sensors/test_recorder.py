@@ -302,3 +302,38 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_recording(
     assert not open_dataset(tmp_path / "out").recovered  # closed properly: nothing to recover
     session_dir = next((tmp_path / "out").glob("sub-kid01/ses-*"))
     assert read_session(session_dir).recording("imu").time_s.size >= received
+
+
+_INTERRUPT_FROM_ANOTHER_THREAD = """
+import signal, sys, threading, time
+from balancelab.engine.streaming import open_source, stream_to_dataset
+
+def interrupt() -> None:
+    time.sleep(2.0)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # delivered to this thread
+
+threading.Thread(target=interrupt, daemon=True).start()
+result = stream_to_dataset(open_source("sim"), sys.argv[1], seconds=60.0, athlete="sig01")
+print(f"interrupted={result.interrupted} elapsed_s={result.elapsed_s:.1f}")
+"""
+
+
+def test_ctrl_c_delivered_to_another_thread_still_stops_the_stream(
+    tmp_path: Path, watchdog_kill: list[subprocess.Popen[str]]
+) -> None:
+    """The OS may hand SIGINT to any thread; a main thread blocked on the result would not
+    notice until the stream ended (here after 60 s of stream time, not 2)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPT_FROM_ANOTHER_THREAD, str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog_kill.append(child)
+    out, err = child.communicate(timeout=CHILD_TIMEOUT_S)
+    assert child.returncode == 0, err
+    match = re.search(r"interrupted=True elapsed_s=([\d.]+)", out)
+    assert match is not None, out
+    assert float(match.group(1)) < 30.0  # stopped by the interrupt, not by the end of the stream
+    session_dir = next((tmp_path / "out").glob("sub-sig01/ses-*"))
+    assert read_session(session_dir).recordings
