@@ -88,6 +88,7 @@ def test_analyze_table_and_bad_paths(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, _ = run_cli(["analyze", str(DEMO_SESSION)], capsys)
     assert code == 0
     assert "single_leg_hold" in out and "per side" in out and "asymmetry" in out
+    assert "=- (nan_input)" in out  # a missing value says why (a trial with a gap)
     code, _, err = run_cli(["analyze", str(tmp_path / "missing")], capsys)
     assert code == 2 and "does not exist" in err and "Traceback" not in err
     foreign = tmp_path / "notes.txt"

@@ -45,6 +45,8 @@ from balancelab.model import (
 )
 
 ANALYSIS_VERSION = "2"
+# Cut out of a TTS reference hold around each touch-down: (before, after) in s.
+TOUCHDOWN_EXCISE_S = (1.0, 2.0)
 INVALIDATING = (QualityCode.GAP, QualityCode.SATURATION, QualityCode.TOO_SHORT)
 STILL_MAX_SD = {"cop": 5.0, "board": 3.0, "lowback": 0.3, "sternum": 0.3}
 QUIET_S = 1.0  # quiet window at a landing trial's start used for the static tilt correction
@@ -468,13 +470,23 @@ def _analyze_landing(
 
 
 def _is_quiet_hold(trial: Trial, result: TrialAnalysis) -> bool:
-    """A valid single-leg hold without touch-downs or flags: a TTS reference for its condition."""
-    return (
-        trial.trial_type is TrialType.SINGLE_LEG_HOLD
-        and result.valid
-        and not result.quality
-        and not result.touchdowns_s
-    )
+    """A valid single-leg hold without flags: a TTS reference for its condition."""
+    return trial.trial_type is TrialType.SINGLE_LEG_HOLD and result.valid and not result.quality
+
+
+def _without_touchdowns(
+    trace: FloatArray, time_s: FloatArray, touchdowns_s: Sequence[float]
+) -> FloatArray:
+    """The hold's trace with the seconds around each touch-down set to NaN (times in s).
+
+    The reference must be quiet single-leg stance: the sway that led to the touch-down, the
+    touch-down and the recovery are cut out; the gap-free rest still counts.
+    """
+    out = trace.copy()
+    before_s, after_s = TOUCHDOWN_EXCISE_S
+    for t in touchdowns_s:
+        out[(time_s >= t - before_s) & (time_s <= t + after_s)] = np.nan
+    return out
 
 
 def _condition(trial: Trial) -> tuple[Side, Surface, Vision]:
@@ -509,7 +521,9 @@ def analyze_recording(
         result, trace = _analyze_hold(sig, w, recording, s)
         results[w.trial_index] = result
         if _is_quiet_hold(w.trial, result):
-            references.setdefault(_condition(w.trial), []).append(trace)
+            time_s = sig.time_s[_rows(sig.time_s, w.start_s, w.stop_s)]
+            quiet = _without_touchdowns(trace, time_s, result.touchdowns_s)
+            references.setdefault(_condition(w.trial), []).append(quiet)
     for w in windows:
         if w.kind == "landing":
             impact = (impacts_s or {}).get(w.trial_index)

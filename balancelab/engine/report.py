@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from balancelab.dsp.analysis import RecordingAnalysis, TrialAnalysis
+from balancelab.dsp.results import Metric
 from balancelab.engine.analyze import AnalysedSession
 
 HOLD_KEYS = ("sway_area_95", "mean_velocity", "stability_index", "touchdowns")
@@ -20,7 +21,14 @@ def format_value(value: float | None, unit: str) -> str:
 def _trial_metrics(trial: TrialAnalysis) -> str:
     keys = LANDING_KEYS if trial.trial_type in ("step_down", "hop_stabilize") else HOLD_KEYS
     shown = [(k, trial.metrics[k]) for k in keys if k in trial.metrics]
-    return "  ".join(f"{k}={format_value(m.value, m.unit)}" for k, m in shown)
+    return "  ".join(f"{k}={_metric_text(m)}" for k, m in shown)
+
+
+def _metric_text(metric: Metric) -> str:
+    """The value with its unit; a missing one says why (its first flag's code)."""
+    if metric.value is None and metric.quality:
+        return f"- ({metric.quality[0].code})"
+    return format_value(metric.value, metric.unit)
 
 
 def _trial_line(number: int, trial: TrialAnalysis) -> str:

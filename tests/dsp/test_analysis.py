@@ -200,20 +200,21 @@ def test_eyes_closed_holds_are_not_a_landing_reference() -> None:
     assert landing.metrics["tts"].settings["reference"] == "pre_trial_stance"
 
 
-def test_a_hold_with_a_touchdown_is_not_a_landing_reference() -> None:
-    """demo_session: the right eyes-open hold has a scripted touch-down, so the right landings
-    fall back to the quiet stance before them; the left ones pool the clean left hold."""
+def test_the_seconds_around_a_touchdown_are_cut_from_the_reference() -> None:
+    """demo_session: the right eyes-open hold has a scripted touch-down at 12 s; the right
+    landings' reference is that hold without [touch-down - 1 s, + 2 s], in two pieces."""
     session, truth = simulate_session("demo_session", seed=4, internal_fs_hz=400.0)
     back = analyze_session(session).recordings[0]
-    sources = {}
+    pieces: dict[str, set[int]] = {}
     for result, true in zip(back.trials, truth.trials, strict=True):
         if true.landing is not None and result.valid:
-            sources.setdefault(result.side, set()).add(result.metrics["tts"].settings["reference"])
+            tts = result.metrics["tts"]
+            assert tts.settings["reference"] == "single_leg_hold"
+            pieces.setdefault(result.side, set()).add(int(tts.settings["reference_traces"]))  # type: ignore[arg-type]
         hold = true.trial.trial_type is TrialType.SINGLE_LEG_HOLD
         if hold and true.trial.side is Side.RIGHT and true.trial.vision is Vision.OPEN:
-            assert result.touchdowns_s  # the scripted one is found
-    assert sources["right"] == {"pre_trial_stance"}
-    assert sources["left"] == {"single_leg_hold"}
+            assert len(result.touchdowns_s) == 1  # the scripted one is found
+    assert pieces == {"left": {1}, "right": {2}}
 
 
 def test_stepping_off_the_plate_after_a_hold_is_not_a_touchdown(step_down) -> None:
