@@ -234,13 +234,21 @@ def long_recording(root: Path) -> Path:
     return write_session(root, Session((recording,)), participant=Participant("src01"))
 
 
+# `python -m balancelab` with Ctrl-C enabled: a test run started in the background of a shell
+# without job control inherits SIGINT ignored, and Python then installs no KeyboardInterrupt.
+_MAIN_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('balancelab', run_name='__main__', alter_sys=True)"
+)
+
+
 def start_child(tmp_path: Path) -> subprocess.Popen[str]:
     """`balancelab stream replay:<2-min session>` at real time, into tmp_path/out."""
     source = long_recording(tmp_path / "source")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = ["stream", f"replay:{source}", "--athlete", "kid01", "--out", str(tmp_path / "out")]
     return subprocess.Popen(
-        [sys.executable, "-m", "balancelab", *command],
+        [sys.executable, "-c", _MAIN_WITH_CTRL_C, *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -305,15 +313,23 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_recording(
 
 
 _INTERRUPT_FROM_ANOTHER_THREAD = """
-import signal, sys, threading, time
+import signal, sys, threading
 from balancelab.engine.streaming import open_source, stream_to_dataset
+from balancelab.sensors.base import SourceState
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # see _MAIN_WITH_CTRL_C
+streaming = threading.Event()
+
+def on_event(event) -> None:
+    if getattr(event, "state", None) is SourceState.STREAMING:
+        streaming.set()
 
 def interrupt() -> None:
-    time.sleep(2.0)
-    signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # delivered to this thread
+    if streaming.wait(60.0) and not threading.Event().wait(1.0):
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # delivered to this thread
 
 threading.Thread(target=interrupt, daemon=True).start()
-result = stream_to_dataset(open_source("sim"), sys.argv[1], seconds=60.0, athlete="sig01")
+result = stream_to_dataset(open_source("sim"), sys.argv[1], 60.0, on_event, athlete="sig01")
 print(f"interrupted={result.interrupted} elapsed_s={result.elapsed_s:.1f}")
 """
 
@@ -322,7 +338,7 @@ def test_ctrl_c_delivered_to_another_thread_still_stops_the_stream(
     tmp_path: Path, watchdog_kill: list[subprocess.Popen[str]]
 ) -> None:
     """The OS may hand SIGINT to any thread; a main thread blocked on the result would not
-    notice until the stream ended (here after 60 s of stream time, not 2)."""
+    notice until the stream ended (here after 60 s of stream time, not ~1 s of streaming)."""
     child = subprocess.Popen(
         [sys.executable, "-c", _INTERRUPT_FROM_ANOTHER_THREAD, str(tmp_path / "out")],
         stdout=subprocess.PIPE,
