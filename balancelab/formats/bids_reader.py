@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -448,7 +447,17 @@ def _read_samples(motion_tsv: Path, table: ChannelTable) -> tuple[np.ndarray, np
 
 
 _PLAIN_NUMBER_BYTES = b"0123456789.eE+-\t\n"
-_WHOLE_CELL_NA = re.compile(rb"(?:^|(?<=[\t\n]))n/a(?=[\t\n])")
+_CELL_EDGES = np.frombuffer(b"\t\n", dtype=np.uint8)
+
+
+def _na_only_as_whole_cells(data: bytes) -> bool:
+    """True if every `n/a` in `data` is a whole cell (given that no other letters are there)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    middle = np.flatnonzero(buf == ord("/"))  # the '/' of each n/a
+    before, after = middle - 2, middle + 2
+    starts_cell = (before < 0) | np.isin(buf[np.maximum(before, 0)], _CELL_EDGES)
+    ends_cell = (after < buf.size) & np.isin(buf[np.minimum(after, buf.size - 1)], _CELL_EDGES)
+    return bool(np.all(starts_cell & ends_cell))
 
 
 def _parse_well_formed(data: bytes, table: ChannelTable) -> np.ndarray | None:
@@ -460,10 +469,13 @@ def _parse_well_formed(data: bytes, table: ChannelTable) -> np.ndarray | None:
     (`shifted_decimal` on the text; radians as x * (pi/180)), so both give the same floats bit
     for bit.
     """
-    unusual = _WHOLE_CELL_NA.sub(b"", data).translate(None, _PLAIN_NUMBER_BYTES)
-    if unusual or not data.endswith(b"\n") or data.startswith(b"\n") or b"\n\n" in data:
+    if data.replace(b"n/a", b"").translate(None, _PLAIN_NUMBER_BYTES):
         return None
-    text = _WHOLE_CELL_NA.sub(b"nan", data).decode("ascii")
+    if not data.endswith(b"\n") or data.startswith(b"\n") or b"\n\n" in data:
+        return None
+    if not _na_only_as_whole_cells(data):
+        return None
+    text = data.decode("ascii").replace("n/a", "nan")
     try:
         array = np.loadtxt(
             io.StringIO(text), delimiter="\t", dtype=np.float64, ndmin=2, comments=None
