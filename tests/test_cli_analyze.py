@@ -52,6 +52,9 @@ def test_analyze_session_json_is_one_document_with_trials_and_summary(
         for metric in trial["metrics"].values():
             assert {"value", "unit"} <= metric.keys()
             assert metric["value"] is None or np.isfinite(metric["value"])
+            assert isinstance(metric["settings"], dict)  # the method's own settings
+        if "tts" in trial["metrics"] and trial["valid"]:
+            assert trial["metrics"]["tts"]["settings"]["reference"] == "single_leg_hold"
     summary = document["summary"]["simlowback"]
     assert {"single_leg_hold/firm/open", "step_down/firm/open"} <= summary.keys()
     assert {"left", "right", "asymmetry"} <= summary["single_leg_hold/firm/open"].keys()

@@ -151,6 +151,10 @@ class SessionAnalysis:
 
 def _metric_json(metric: Metric) -> dict[str, object]:
     out: dict[str, object] = {"value": metric.value, "unit": metric.unit, "method": metric.method}
+    if metric.settings:
+        out["settings"] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in metric.settings.items()
+        }
     if metric.quality:
         out["quality"] = [f.to_dict() for f in metric.quality]
     if metric.details:
@@ -430,6 +434,8 @@ def _landing_metrics(
         k_sd=s.tts_k_sd,
         min_excursion_s=s.tts_min_excursion_s,
     ).with_flags(*ref_flags)
+    if reference.source == "single_leg_hold":
+        tts = tts.with_settings(reference_touchdown_cut_s=TOUCHDOWN_EXCISE_S)
     metrics = {"tts": tts}
     if sig.acc is not None and sig.point != "board":
         raw = recording.values[_rows(recording.time_s, impact_s, window.trial.end_s), :3]

@@ -36,10 +36,10 @@ T = TypeVar("T")
 PROGRESS_EVERY_S = 1.0
 RING_SECONDS = 30.0
 STOP_GRACE_S = 10.0
-# The main thread waits in slices this long: a SIGINT the OS hands to another thread does not
-# interrupt a blocked lock wait, so Ctrl-C is only seen when the main thread runs again.
-SIGNAL_POLL_S = 0.2
 """How long a stopped source may take to end before it is cancelled."""
+SIGNAL_POLL_S = 0.2
+"""The main thread waits for a stream in slices this long (s): a SIGINT the OS hands to another
+thread does not interrupt a blocked lock wait, so Ctrl-C is only seen when it runs again."""
 DEVICE_FORMS = (
     "sim (the simulated athlete; --scenario), sim:SCENARIO, replay:PATH (a recorded session"
     " folder or *_motion.tsv), phyphox://HOST[:PORT] (a phone with phyphox remote access on),"
@@ -297,12 +297,15 @@ def stream_to_dataset(
 
 
 def _wait_for(handle: StreamHandle) -> StreamResult:
-    """The stream's result, waited for in SIGNAL_POLL_S slices so that Ctrl-C gets through."""
-    while True:
-        try:
-            return handle.result(SIGNAL_POLL_S)
-        except concurrent.futures.TimeoutError:
-            continue
+    """The stream's result, waited for in SIGNAL_POLL_S slices so that Ctrl-C gets through.
+
+    Only `done()` ends the wait: a stream that failed with a TimeoutError of its own raises
+    the same class as a slice that ran out, and must not be taken for one.
+    """
+    while not handle.done():
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            handle.result(SIGNAL_POLL_S)
+    return handle.result()
 
 
 async def record_stream(

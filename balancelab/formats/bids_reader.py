@@ -451,13 +451,18 @@ _CELL_EDGES = np.frombuffer(b"\t\n", dtype=np.uint8)
 
 
 def _na_only_as_whole_cells(data: bytes) -> bool:
-    """True if every `n/a` in `data` is a whole cell (given that no other letters are there)."""
+    """True if every '/' in `data` is the middle of an `n/a` that is a whole cell."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    middle = np.flatnonzero(buf == ord("/"))  # the '/' of each n/a
+    middle = np.flatnonzero(buf == ord("/"))
+    if middle.size == 0:
+        return True
+    if middle[0] < 1 or middle[-1] + 1 >= buf.size:
+        return False
+    spelled = np.all(buf[middle - 1] == ord("n")) and np.all(buf[middle + 1] == ord("a"))
     before, after = middle - 2, middle + 2
     starts_cell = (before < 0) | np.isin(buf[np.maximum(before, 0)], _CELL_EDGES)
     ends_cell = (after < buf.size) & np.isin(buf[np.minimum(after, buf.size - 1)], _CELL_EDGES)
-    return bool(np.all(starts_cell & ends_cell))
+    return bool(spelled and np.all(starts_cell & ends_cell))
 
 
 def _parse_well_formed(data: bytes, table: ChannelTable) -> np.ndarray | None:

@@ -210,6 +210,7 @@ def test_the_seconds_around_a_touchdown_are_cut_from_the_reference() -> None:
         if true.landing is not None and result.valid:
             tts = result.metrics["tts"]
             assert tts.settings["reference"] == "single_leg_hold"
+            assert tts.settings["reference_touchdown_cut_s"] == (1.0, 2.0)
             pieces.setdefault(result.side, set()).add(int(tts.settings["reference_traces"]))  # type: ignore[arg-type]
         hold = true.trial.trial_type is TrialType.SINGLE_LEG_HOLD
         if hold and true.trial.side is Side.RIGHT and true.trial.vision is Vision.OPEN:

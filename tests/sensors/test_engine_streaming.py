@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from balancelab.engine.streaming import EngineLoop, StreamEvent, StreamProgress, start_stream
+from balancelab.engine.streaming import (
+    EngineLoop,
+    StreamEvent,
+    StreamProgress,
+    start_stream,
+    stream_to_dataset,
+)
 from balancelab.formats.bids_reader import read_session
 from balancelab.model import Side, Surface, Trial, TrialType, Vision
 from balancelab.sensors.base import SourceEvent, SourceSink, SourceState
@@ -88,3 +94,28 @@ def test_a_trial_added_while_the_source_connects_is_recorded(tmp_path: Path) -> 
     assert result.session_dir is not None
     assert read_session(result.session_dir).trials == (trial,)
     assert result.trials_dropped == 0
+
+
+class _TimingOutSource(SimulatedSource):
+    """A source with a bug: its run raises TimeoutError (the same class as a wait running out)."""
+
+    async def run(self, sink: SourceSink) -> None:
+        await asyncio.sleep(0.1)
+        raise TimeoutError("a source bug")
+
+
+def test_a_source_failing_with_timeout_error_is_reported_not_waited_for(tmp_path: Path) -> None:
+    outcome: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            stream_to_dataset(_TimingOutSource(SCENARIO), tmp_path, seconds=5.0)
+        except BaseException as error:  # whatever ends the call, the test inspects it
+            outcome.append(error)
+
+    worker = threading.Thread(target=record, daemon=True)
+    worker.start()
+    worker.join(RESULT_TIMEOUT_S)
+    assert not worker.is_alive()  # before the fix the main wait spun on the error forever
+    assert len(outcome) == 1 and isinstance(outcome[0], TimeoutError)
+    assert "a source bug" in str(outcome[0])
