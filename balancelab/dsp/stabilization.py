@@ -41,6 +41,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from balancelab.dsp.preprocess import finite_segments
 from balancelab.dsp.quality import (
     QualityCode,
     QualityFlag,
@@ -97,10 +98,9 @@ class QuietReference:
 def _finite_pieces(name: str, trace: ArrayLike, min_n: float) -> list[FloatArray]:
     """The runs of finite rows of `trace` with at least `min_n` samples (split at every gap)."""
     values = as_float_array(name, trace, ndim=(1, 2))
-    finite = np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)
-    edges = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
-    runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
-    return [values[a:b] for a, b in runs if b - a >= min_n]
+    row_finite = np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)
+    runs = finite_segments(np.where(row_finite, 0.0, np.nan))
+    return [values[run] for run in runs if run.stop - run.start >= min_n]
 
 
 def choose_reference(
@@ -113,9 +113,10 @@ def choose_reference(
 ) -> tuple[QuietReference, tuple[QualityFlag, ...]]:
     """The TTS reference as METRICS.md orders it, and the flags the choice raises.
 
-    The same side's quiet single-leg holds (pooled: every gap-free piece of >= 2 s) if there are
-    any, else >= 2 s of gap-free quiet stance just before the trial, else the last `tail_s` of the
-    landing window itself (flagged: it biases TTS towards 0).
+    The quiet single-leg holds given (the caller passes those of the landing's side, surface and
+    vision; pooled: every gap-free piece of >= 2 s) if there are any, else >= 2 s of gap-free
+    quiet stance just before the trial, else the last `tail_s` of the landing window itself
+    (flagged: it biases TTS towards 0).
     """
     fs = check_positive("fs", fs)
     min_n = MIN_REFERENCE_S * fs

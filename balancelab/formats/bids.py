@@ -8,9 +8,8 @@ Public entry points live beside this module:
 Numbers on disk: each float64 is written as its shortest round-trip decimal (`repr`). Units that
 differ from SI by a power of ten (mm, uT) are converted by moving the decimal exponent of that
 text (exact in decimal) before the one rounding to float, so reading gives back the same float64
-bit for bit. Only degrees (ORNT angles
-in deg, gyroscope in deg/s from other tools) go through a multiplication by pi/180, which costs
-at most a few ulp.
+bit for bit. Only degrees (ORNT angles in deg, gyroscope in deg/s from other tools) go through a
+multiplication by pi/180, which costs at most a few ulp.
 
 `_balancelab.json` status is `recording` while written, `complete` after a clean close, and
 `recovered` after a crash was repaired (then a `recovery` object says what was kept and dropped).
