@@ -17,7 +17,7 @@ class TrialSpec:
     touchdowns_s: scripted free-foot touch-downs (start times). lapses_s: attention lapses (a
     torque pulse) that usually end in an emergent touch-down or a board-edge contact.
     landing_height_m: box height (step-down) or hop height (hop_stabilize).
-    pre_s: quiet bipedal stance before the movement of a landing trial.
+    pre_s: quiet single-leg stance on the test leg before the movement of a landing trial.
     """
 
     trial_type: TrialType
@@ -29,7 +29,7 @@ class TrialSpec:
     touchdowns_s: tuple[float, ...] = ()
     lapses_s: tuple[float, ...] = ()
     landing_height_m: float = 0.2
-    pre_s: float = 2.0
+    pre_s: float = 3.0
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0 or self.rest_after_s < 0:

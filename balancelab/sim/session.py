@@ -187,7 +187,9 @@ class _Simulator:
         i_imp = min(i_move + prof.impact_index, i1 - 1)
         seg = prof.acc_ms2[: i1 - i_move]
         self.k.vertical[i_move : i_move + seg.size] += seg
-        self.k.store(i0, self.run_segment(i0, i_imp, rest_condition(self.ath)))
+        # Before the movement the athlete balances on the test leg (single-leg drop landing or
+        # hop): the same stance condition as after the landing.
+        self.k.store(i0, self.run_segment(i0, i_imp, cond))
         a = self.ath
         weak = a.weak_side_landing_factor if spec.side is a.weaker_side else 1.0
         signs = np.where(self.erng.random(4) < 0.5, -1.0, 1.0)
@@ -225,7 +227,6 @@ class _Simulator:
         self.state = replace(start)
         quiet = self.run_segment(i_imp, i1, cond, durations=list(durations), noise_on=False)
         self.state = after
-        self.k.stance_ml[i0:i_imp] = 0.0
         self.k.store(i_imp, noisy)
         self.k.cop[i_imp:i1] += resp_cop
         self.k.landing_acc[i_imp:i1] = resp_acc
