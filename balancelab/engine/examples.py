@@ -46,9 +46,10 @@ def weekly_check() -> Scenario:
 
 def athlete_in_week(week: int) -> AthleteParams:
     """The demo athlete after `week` weeks of training: less sway, a shrinking left deficit."""
+    base = AthleteParams()
     return AthleteParams(
-        noise_bipedal_ap=1.6 * (1.0 - 0.03 * week),
-        noise_bipedal_ml=0.8 * (1.0 - 0.03 * week),
+        noise_bipedal_ap=base.noise_bipedal_ap * (1.0 - 0.03 * week),
+        noise_bipedal_ml=base.noise_bipedal_ml * (1.0 - 0.03 * week),
         weaker_side=Side.LEFT,
         weak_side_sway_factor=1.35 - 0.04 * week,
     )

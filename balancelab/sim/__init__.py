@@ -4,7 +4,7 @@ Pure numpy/scipy. Entry points: `simulate_session`, `list_scenarios`, `get_scena
 `iter_batches`; parameters in `AthleteParams`, `BoardParams`, `FoamParams` and the sensor specs.
 """
 
-from balancelab.sim.athlete import AthleteParams, Condition, condition_for
+from balancelab.sim.athlete import AthleteParams, Condition, condition_for, sample_athlete
 from balancelab.sim.board import BoardParams, FoamParams
 from balancelab.sim.events import compute_settling_time, moving_rms
 from balancelab.sim.sampling import iter_batches, segment_signals
@@ -41,6 +41,7 @@ __all__ = [
     "list_scenarios",
     "lowback_imu",
     "moving_rms",
+    "sample_athlete",
     "segment_signals",
     "simulate_session",
     "sternum_phone",

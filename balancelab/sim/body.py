@@ -5,6 +5,8 @@ positive forward, ML positive to the left), T the ankle torque (N m):
 
     J theta'' = m g h theta - T - S
     T = clip(Kp e(t-tau) + Kd e'(t-tau) + Ki int e + Kb-terms + T_noise,  m g x COP limits)
+    e = sensed tilt - r(t),  r the slowly wandering reference ("rambling", Zatsiorsky & Duarte
+        1999, Motor Control 3:28: the COP trembles about a reference point that migrates)
     COP = T / (m g)   (m from the ankle; foot mass neglected: COP - COM = -J theta''/(m g))
 
 e is the sensed tilt (theta, or theta - w_p psi on foam); S is the support torque of the free
@@ -105,11 +107,13 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
     touchdown_durations_s: list[float],
     board: BoardParams | None = None,
     foam: FoamParams | None = None,
+    reference_rad: FloatArray | None = None,
 ) -> StanceResult:
     """Integrate one stance segment of n = len(noise_nm) steps at `fs` (Hz); updates `state`.
 
     `noise_nm` (n, 2) is the motor-noise torque (N m); `forced_support` (n,) marks scripted
-    touch-downs; `touchdown_durations_s` supplies the durations of emergent ones, in order.
+    touch-downs; `touchdown_durations_s` supplies the durations of emergent ones, in order;
+    `reference_rad` (n, 2) is the controller's wandering reference tilt (zero if None).
     """
     n = int(noise_nm.shape[0])
     dt = 1.0 / fs
@@ -169,6 +173,8 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
     sup_out = [False] * n
     edge_out = [False] * n
     noise = [noise_nm[:, 0].tolist(), noise_nm[:, 1].tolist()]
+    ref = np.zeros((n, 2)) if reference_rad is None else reference_rad
+    refs = [ref[:, 0].tolist(), ref[:, 1].tolist()]
     forced = forced_support.tolist()
     durations = list(touchdown_durations_s)
     refractory = round(TOUCHDOWN_REFRACTORY_S * fs)
@@ -181,7 +187,7 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
     for i in range(n):
         on = forced[i] or td_left > 0
         for a in (0, 1):
-            e = est[a][i]
+            e = est[a][i] - refs[a][i]
             ev = estv[a][i]
             integ[a] += e * dt
             t = kp[a] * e + kd[a] * ev + ki[a] * integ[a] + noise[a][i]

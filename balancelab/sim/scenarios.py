@@ -142,6 +142,19 @@ def hop_landing() -> Scenario:
     return Scenario("hop_landing", _describe(hop_landing), holds + landings, task="hoplanding")
 
 
+def quiet_stance() -> Scenario:
+    """Two-leg quiet stance, 60 s, eyes open/closed x firm/foam, 3 each: plate + lower back."""
+    # The protocol of the public BDS data set (Santos & Duarte 2016, PeerJ 4:e2648): 60-s
+    # trials, 3 per condition, so the simulated athlete compares trial for trial with it.
+    trials = tuple(
+        TrialSpec(TrialType.DOUBLE_LEG_HOLD, Side.BOTH, surface, vision, duration_s=60.0)
+        for surface in (Surface.FIRM, Surface.FOAM)
+        for vision in (Vision.OPEN, Vision.CLOSED)
+        for _ in range(3)
+    )
+    return Scenario("quiet_stance", _describe(quiet_stance), trials, task="quietstance")
+
+
 def demo_session() -> Scenario:
     """A 4-minute mix on both sides: holds (one scripted touch-down), eyes closed, step-downs."""
     trials = (
@@ -175,6 +188,7 @@ BUILTIN: dict[str, Callable[[], Scenario]] = {
     "step_down": step_down,
     "hop_landing": hop_landing,
     "demo_session": demo_session,
+    "quiet_stance": quiet_stance,
 }
 
 

@@ -52,17 +52,45 @@ STANCE_HALF_WIDTH_M = 0.1  # ankle to the mid-point between the feet (ML), biped
 BOARD_RELEASE_S = 0.3  # the unloaded board returns level over this time
 QUIET_REFERENCE_S = 120.0  # noise-only quiet stance per landing condition (settling bands)
 QUIET_WARMUP_S = 5.0  # dropped from its start (it starts from rest)
+# The trunk's motion grows with the condition's trembling, less than in proportion: single-leg
+# trunk sway is ~2-3x two-leg, eyes closed on one leg ~2.5x open (calibration test).
+TRUNK_NOISE_EXPONENT = 0.75
 
 
 def unit_noise(rng: np.random.Generator, n: int, fs: float, athlete: AthleteParams) -> FloatArray:
     """(n, 2) low-pass filtered white noise of unit RMS (Butterworth, athlete's cut-off)."""
-    b, a = signal.butter(athlete.noise_filter_order, athlete.noise_cutoff_hz, fs=fs)
-    warm = round(10 * fs / athlete.noise_cutoff_hz)
+    ba = signal.butter(athlete.noise_filter_order, athlete.noise_cutoff_hz, fs=fs)
+    return _unit_filtered(rng, n, ba, fs)
+
+
+def unit_drift(rng: np.random.Generator, n: int, fs: float, athlete: AthleteParams) -> FloatArray:
+    """(n, 2) slowly wandering reference of unit RMS (2nd-order Butterworth, drift cut-off)."""
+    return _unit_filtered(rng, n, signal.butter(2, athlete.drift_cutoff_hz, fs=fs), fs)
+
+
+def unit_trunk(rng: np.random.Generator, n: int, fs: float, athlete: AthleteParams) -> FloatArray:
+    """(n, 2) trunk-on-pelvis acceleration of unit RMS (2nd-order Butterworth band-pass)."""
+    band = signal.butter(2, athlete.trunk_band_hz, btype="bandpass", fs=fs)
+    return _unit_filtered(rng, n, band, fs)
+
+
+def _unit_filtered(
+    rng: np.random.Generator, n: int, ba: tuple[FloatArray, FloatArray], fs: float
+) -> FloatArray:
+    """White noise through the filter (b, a), scaled to unit RMS by the filter's own gain."""
+    b, a = ba
+    warm = round(30 * fs)
     impulse = np.zeros(warm)
     impulse[0] = 1.0
     gain = math.sqrt(float(np.sum(signal.lfilter(b, a, impulse) ** 2)))
     x = rng.standard_normal((n + warm, 2)) / gain
     return np.asarray(signal.lfilter(b, a, x, axis=0)[warm:], dtype=np.float64)
+
+
+def trunk_scale_ms2(athlete: AthleteParams, cond: Condition) -> FloatArray:
+    """(AP, ML) RMS of the trunk-on-pelvis acceleration in a condition (m/s^2)."""
+    size = athlete.trunk_acc_rms_ms2 * cond.noise_factor**TRUNK_NOISE_EXPONENT
+    return np.array([size, size * athlete.trunk_ml_ratio])
 
 
 def rest_condition(athlete: AthleteParams) -> Condition:
@@ -86,10 +114,10 @@ class _Simulator:
     ) -> None:
         self.sc, self.ath, self.board, self.foam, self.fs = scenario, athlete, board, foam, fs
         self.seed = seed
-        # Streams 4 and 5 (added last, so the first three are unchanged): the noise-only quiet
-        # stances that set the landings' settling bands, and the landing-response draws.
-        spawned = np.random.SeedSequence(seed).spawn(5)
-        body_ss, event_ss, sensor_ss, quiet_ss, landing_ss = spawned
+        # Streams 4 and 5: the noise-only quiet stances that set the landings' settling bands,
+        # and the landing-response draws; 6 and 7: the wandering reference and the trunk.
+        spawned = np.random.SeedSequence(seed).spawn(7)
+        body_ss, event_ss, sensor_ss, quiet_ss, landing_ss, drift_ss, trunk_ss = spawned
         self.sensor_ss = sensor_ss
         self.quiet_rng = np.random.default_rng(quiet_ss)
         self.landing_rng = np.random.default_rng(landing_ss)
@@ -97,6 +125,8 @@ class _Simulator:
         self.erng = np.random.default_rng(event_ss)
         self.n = round(scenario.duration_s * fs)
         self.noise = unit_noise(np.random.default_rng(body_ss), self.n, fs, athlete)
+        self.drift = unit_drift(np.random.default_rng(drift_ss), self.n, fs, athlete)
+        self.trunk = unit_trunk(np.random.default_rng(trunk_ss), self.n, fs, athlete)
         self.k = Kinematics(self.n)
         self.state = StanceState()
         self.h_lowback = lowback_height_ratio * athlete.height_m
@@ -126,6 +156,13 @@ class _Simulator:
         n = i1 - i0
         scale = np.array([cond.ap.noise_rms_nm, cond.ml.noise_rms_nm])
         torque = self.noise[i0:i1] * scale if noise_on else np.zeros((n, 2))
+        reference = None
+        if noise_on:
+            drift = np.array([cond.ap.drift_rms_rad, cond.ml.drift_rms_rad])
+            reference = self.drift[i0:i1] * drift
+            # The trunk's own motion belongs to the noisy segment (the noiseless run of a
+            # landing's truth leaves it alone).
+            self.k.trunk_acc[i0:i1] = self.trunk[i0:i1] * trunk_scale_ms2(self.ath, cond)
         if extra_torque is not None:
             torque = torque + extra_torque
         support = Support.for_condition(self.ath, cond.single_leg)
@@ -140,6 +177,7 @@ class _Simulator:
             touchdown_durations_s=durations if durations is not None else self.durations(),
             board=self.board if on_board else None,
             foam=self.foam if foam else None,
+            reference_rad=reference,
         )
 
     def rest(self, i0: int, i1: int, release_board: bool) -> None:
@@ -271,6 +309,10 @@ class _Simulator:
             n = round((QUIET_WARMUP_S + QUIET_REFERENCE_S) * self.fs)
             scale = np.array([cond.ap.noise_rms_nm, cond.ml.noise_rms_nm])
             torque = unit_noise(self.quiet_rng, n, self.fs, self.ath) * scale
+            drift = np.array([cond.ap.drift_rms_rad, cond.ml.drift_rms_rad])
+            reference = unit_drift(self.quiet_rng, n, self.fs, self.ath) * drift
+            trunk = unit_trunk(self.quiet_rng, n, self.fs, self.ath)
+            trunk *= trunk_scale_ms2(self.ath, cond)
             r = simulate_stance(
                 self.ath,
                 condition=cond,
@@ -280,9 +322,12 @@ class _Simulator:
                 state=StanceState(),
                 forced_support=np.zeros(n, dtype=bool),
                 touchdown_durations_s=[self.ath.touchdown_max_s] * 20,
+                reference_rad=reference,
             )
             k = round(QUIET_WARMUP_S * self.fs)
-            acc = self.body_specific_force(r.theta[k:], r.omega[k:], r.alpha[k:], np.zeros(n - k))
+            acc = self.body_specific_force(
+                r.theta[k:], r.omega[k:], r.alpha[k:], np.zeros(n - k), translation=trunk[k:]
+            )
             self.quiet_bands[cond] = (
                 quiet_band(acc[:, :2], self.fs),
                 quiet_band(r.cop[k:], self.fs),
@@ -419,6 +464,7 @@ def simulate_session(
         sim.sensor_ss,
         board=sim.board,
         height_m=ath.height_m,
+        mass_kg=ath.mass_kg,
         header=RecordingHeader(athlete_label, start, sc.task, trials),
     )
     series = sample_body_series(sim.k, internal_fs_hz, com_height_m=ath.com_height_m)
