@@ -5,6 +5,7 @@ Every problem with a file is raised as `FormatError` naming the file and, where 
 
 from __future__ import annotations
 
+import _csv
 import csv
 import io
 import math
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from balancelab.errors import FormatError
+from balancelab.errors import FormatError, InvalidArgumentError
 from balancelab.model import STANDARD_GRAVITY_MS2, ChannelType, FloatArray
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -29,7 +30,8 @@ SIZE_ADVICE = (
     " sensors you need; balancelab reads files of up to 512 MB."
 )
 DELIMITERS = ("\t", ";", ",")
-_DELIMITER_NAMES = {"\t": "tab", ";": "semicolon", ",": "comma"}
+DELIMITER_NAMES: Mapping[str, str] = {"\t": "tab", ";": "semicolon", ",": "comma"}
+_SEP_DIRECTIVE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
 _NAN_TOKENS = frozenset({"", "nan", "n/a", "na"})
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _ZIP_ERRORS = (
@@ -51,6 +53,7 @@ UNITS: Mapping[str, tuple[str, float]] = {
     "ms": ("time", 1e-3),
     "us": ("time", 1e-6),
     "ns": ("time", 1e-9),
+    "100us": ("time", 1e-4),  # 10-kHz ticks, e.g. Xsens MT Manager's SampleTimeFine
     "m/s^2": ("acceleration", 1.0),
     "g": ("acceleration", STANDARD_GRAVITY_MS2),
     "mg": ("acceleration", STANDARD_GRAVITY_MS2 / 1000.0),
@@ -69,6 +72,7 @@ UNITS: Mapping[str, tuple[str, float]] = {
 UNIT_ALIASES: Mapping[str, str] = {
     "m/s²": "m/s^2",
     "m/s2": "m/s^2",
+    "m/(s^2)": "m/s^2",
     "µs": "us",
     "μs": "us",
     "µT": "uT",
@@ -144,6 +148,47 @@ def decode_text(raw: bytes, where: str) -> str:
 
 
 @dataclass(frozen=True)
+class TableLayout:
+    """How to read a delimited table where detection cannot tell.
+
+    `skip_rows`: file lines before the column names (a `sep=;` first line counts as one).
+    `header_rows`: rows of the header, the names first (then e.g. a units row).
+    `delimiter`: one of DELIMITERS, else detected. `decimal`: "." or ",", else a comma
+    when the delimiter is not a comma.
+    """
+
+    skip_rows: int = 0
+    header_rows: int = 1
+    delimiter: str | None = None
+    decimal: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.skip_rows < 0 or self.header_rows < 1:
+            raise InvalidArgumentError(
+                f"skip_rows must be >= 0 and header_rows >= 1, got {self.skip_rows} and"
+                f" {self.header_rows}"
+            )
+        if self.delimiter is not None and self.delimiter not in DELIMITERS:
+            raise InvalidArgumentError(
+                f"delimiter {self.delimiter!r} is not one of comma, semicolon, tab"
+            )
+        if self.decimal not in (None, ".", ","):
+            raise InvalidArgumentError(f"decimal {self.decimal!r} is not '.' or ','")
+
+    def options(self) -> str:
+        """The command-line options that give this layout (empty for the default)."""
+        parts = [f"--skip-rows {self.skip_rows}"] if self.skip_rows else []
+        parts += [f"--header-rows {self.header_rows}"] if self.header_rows > 1 else []
+        if self.delimiter is not None:
+            parts.append(f"--delimiter {DELIMITER_NAMES[self.delimiter]}")
+        parts += [f"--decimal {self.decimal}"] if self.decimal else []
+        return " ".join(parts)
+
+
+DEFAULT_LAYOUT = TableLayout()
+
+
+@dataclass(frozen=True)
 class RawTable:
     """Cells of a delimited text table as strings, with the file line of each row."""
 
@@ -152,6 +197,8 @@ class RawTable:
     rows: tuple[tuple[str, ...], ...]
     lines: tuple[int, ...]
     delimiter: str
+    decimal_comma: bool = False
+    header_line: int = 1
 
     def index(self, name: str) -> int:
         """Position of a column, matched exactly or else ignoring case."""
@@ -163,7 +210,7 @@ class RawTable:
         raise FormatError(
             f"missing column {name!r}; the header has {', '.join(map(repr, self.header))}",
             path=self.where,
-            line=1,
+            line=self.header_line,
         )
 
     def has(self, name: str) -> bool:
@@ -188,9 +235,13 @@ class Table:
         return self.raw.lines[row]
 
 
-def sniff_delimiter(text: str, where: str) -> str:
-    """The delimiter (tab, semicolon, comma) that splits the header line most often."""
-    first = text.lstrip("\r\n").split("\n", 1)[0]
+def sniff_delimiter(text: str, where: str, line: int = 1) -> str:
+    """The delimiter (tab, semicolon, comma) that splits the header line most often.
+
+    `line` is the file line where `text` starts, for the error message.
+    """
+    stripped = text.lstrip("\r\n")
+    first = stripped.split("\n", 1)[0]
     counts = {d: first.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     if counts[best] == 0:
@@ -198,53 +249,90 @@ def sniff_delimiter(text: str, where: str) -> str:
             "found no column separator in the header line; expected columns separated by"
             " comma, semicolon or tab",
             path=where,
-            line=1,
+            line=line + text.count("\n", 0, len(text) - len(stripped)),
         )
     return best
 
 
-def parse_rows(text: str, where: str) -> RawTable:
-    """Split a header line and data rows; every row must have as many cells as the header."""
-    delimiter = sniff_delimiter(text, where)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+def parse_rows(text: str, where: str, layout: TableLayout = DEFAULT_LAYOUT) -> RawTable:
+    """Split the header and data rows; every row must have as many cells as the header.
+
+    A first line `sep=;` (spreadsheet exports write it) sets the delimiter and is skipped.
+    """
+    lines = text.splitlines(keepends=True)
+    directive = _SEP_DIRECTIVE.match(lines[0]) if lines else None
+    skip = layout.skip_rows or (1 if directive else 0)
+    if skip >= len(lines):
+        raise FormatError(
+            f"skipping {skip} lines leaves no table: the file has {len(lines)} lines",
+            path=where,
+        )
+    body = "".join(lines[skip:])
+    declared = directive.group(1) if directive else None
+    delimiter = layout.delimiter or (declared if declared in DELIMITERS else None)
+    delimiter = delimiter or sniff_delimiter(body, where, skip + 1)
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, strict=True)
     truncated_tail = not text.endswith(("\n", "\r"))
     last_line = text.count("\n") + 1
     rows: list[tuple[str, ...]] = []
-    lines: list[int] = []
+    numbers: list[int] = []
     try:
-        header = _read_header(reader, where)
+        header, header_line = _read_header(reader, where, skip, layout.header_rows)
         for row in reader:
+            line = reader.line_num + skip
             if not row or row == [""]:
                 continue
             if len(row) != len(header):
-                cut = truncated_tail and reader.line_num >= last_line
+                cut = truncated_tail and line >= last_line
                 raise _cell_count_error(
-                    len(row), len(header), delimiter, cut=cut, where=where, line=reader.line_num
+                    len(row), len(header), delimiter, cut=cut, where=where, line=line
                 )
             rows.append(tuple(row))
-            lines.append(reader.line_num)
+            numbers.append(line)
     except csv.Error as exc:
-        raise FormatError(f"malformed CSV: {exc}", path=where, line=reader.line_num) from None
+        line = reader.line_num + skip
+        raise FormatError(f"malformed CSV: {exc}", path=where, line=line) from None
     if not rows:
-        raise FormatError("the table has a header but no data rows", path=where, line=2)
-    return RawTable(where, header, tuple(rows), tuple(lines), delimiter)
+        raise FormatError(
+            "the table has a header but no data rows", path=where, line=header_line + 1
+        )
+    decimal_comma = layout.decimal == "," if layout.decimal else delimiter != ","
+    return RawTable(
+        where, header, tuple(rows), tuple(numbers), delimiter, decimal_comma, header_line
+    )
 
 
-def _read_header(reader: Iterator[list[str]], where: str) -> tuple[str, ...]:
+def _read_header(
+    reader: _csv.Reader, where: str, skip: int, header_rows: int
+) -> tuple[tuple[str, ...], int]:
+    """The column names (first non-blank row) and their file line; then skip the rest of
+    the header (`header_rows` rows in all)."""
+    found: list[tuple[str, ...]] = []
+    line = 0
     for row in reader:
         if row and row != [""]:
-            header = tuple(cell.strip() for cell in row)
-            named = [h for h in header if h]
-            if len(set(named)) != len(named):
-                raise FormatError("a column name appears twice in the header", path=where, line=1)
-            return header
-    raise FormatError("the file is empty", path=where)
+            found.append(tuple(cell.strip() for cell in row))
+            line = line or reader.line_num + skip
+            if len(found) == header_rows:
+                break
+    if not found:
+        raise FormatError("the file is empty", path=where)
+    if len(found) < header_rows:
+        raise FormatError(
+            f"the header should have {header_rows} rows but the file ends after {len(found)}",
+            path=where,
+        )
+    header = found[0]
+    named = [h for h in header if h]
+    if len(set(named)) != len(named):
+        raise FormatError("a column name appears twice in the header", path=where, line=line)
+    return header, line
 
 
 def _cell_count_error(
     found: int, expected_cells: int, delimiter: str, *, cut: bool, where: str, line: int
 ) -> FormatError:
-    expected = f"expected {expected_cells} separated by {_DELIMITER_NAMES[delimiter]}"
+    expected = f"expected {expected_cells} separated by {DELIMITER_NAMES[delimiter]}"
     if cut:
         return FormatError(
             f"the last line has {found} cells, {expected}: the file seems truncated",
@@ -271,7 +359,7 @@ def to_number(cell: str, decimal_comma: bool) -> float | None:
 def to_numeric(raw: RawTable, columns: tuple[str, ...] | None = None) -> Table:
     """Convert the cells (of `columns`, default all) to floats; a non-number names its line."""
     wanted = range(len(raw.header)) if columns is None else [raw.index(c) for c in columns]
-    decimal_comma = raw.delimiter != ","
+    decimal_comma = raw.decimal_comma
     data = np.empty((len(raw.rows), len(raw.header)), dtype=np.float64)
     data.fill(np.nan)
     for r, row in enumerate(raw.rows):
@@ -309,6 +397,84 @@ def check_times(time_s: FloatArray, table: Table, column: str) -> None:
             path=table.where,
             line=table.line(i),
         )
+
+
+GUESS_LINES = 200
+MIN_GRAVITY_MS2 = 0.5 * STANDARD_GRAVITY_MS2
+MAX_GRAVITY_MS2 = 2.0 * STANDARD_GRAVITY_MS2
+
+
+def guess_layout(text: str) -> TableLayout:
+    """Where the table seems to start, judged from the first 200 lines: the lines before the
+    column names, and the header rows (the names, then rows that hold no number)."""
+    lines, start, header_rows = _table_start(text)
+    directive_only = start == 1 and _SEP_DIRECTIVE.match(lines[0]) is not None
+    return TableLayout(0 if directive_only else start, header_rows)
+
+
+def layout_hint(text: str, used: TableLayout) -> str:
+    """Advice naming the options that read this table, or "" when `used` already does."""
+    guess = guess_layout(text)
+    if (guess.skip_rows, guess.header_rows) == (used.skip_rows, used.header_rows):
+        return ""
+    lines, start, _ = _table_start(text)
+    names = [n.strip() for n in _cells(lines[start], max(DELIMITERS, key=lines[start].count))]
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    options = guess.options() or "--skip-rows 0 --header-rows 1"
+    return f"The column names seem to be on line {start + 1} ({shown}): add {options}."
+
+
+def _table_start(text: str) -> tuple[list[str], int, int]:
+    """The first lines, the index of the column names among them, and the header rows."""
+    lines = text.splitlines()[:GUESS_LINES]
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not filled:
+        return [""], 0, 1
+    delimiter = max(DELIMITERS, key=lines[filled[-1]].count)
+    width = len(_cells(lines[filled[-1]], delimiter))
+    start = filled[-1]
+    for i in reversed(filled[:-1]):
+        if len(_cells(lines[i], delimiter)) != width:
+            break
+        start = i
+    header_rows = 1
+    for i in filled[filled.index(start) + 1 :]:
+        if any(_is_number(cell, delimiter != ",") for cell in _cells(lines[i], delimiter)):
+            break
+        header_rows += 1
+    return lines, start, header_rows
+
+
+def _is_number(cell: str, decimal_comma: bool) -> bool:
+    value = to_number(cell, decimal_comma)
+    return value is not None and not math.isnan(value)
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return [line]
+
+
+def check_gravity(xyz: FloatArray, where: str, *, advice: str) -> None:
+    """Refuse x/y/z acceleration (m/s^2) whose mean magnitude is not near g: without gravity
+    (linear acceleration averages near 0) or in the wrong unit."""
+    norms = np.linalg.norm(xyz, axis=1)
+    norms = norms[np.isfinite(norms)]
+    if not norms.size:
+        return
+    mean_ms2 = float(np.mean(norms))
+    if MIN_GRAVITY_MS2 <= mean_ms2 <= MAX_GRAVITY_MS2:
+        return
+    kind = "without gravity" if mean_ms2 < MIN_GRAVITY_MS2 else "far above gravity"
+    raise FormatError(
+        f"the acceleration averages {mean_ms2:.2f} m/s^2 in magnitude, {kind} (with gravity"
+        f" it averages about {STANDARD_GRAVITY_MS2:.2f}); balancelab stores acceleration"
+        " with gravity only",
+        path=where,
+        advice=advice,
+    )
 
 
 def nominal_fs_hz(time_s: FloatArray) -> float:
@@ -375,6 +541,7 @@ class Bundle:
         return decode_text(raw, where)
 
     def table(self, member: str) -> RawTable:
+        """One member as a table, its layout detected."""
         return parse_rows(self.read_text(member), self.where(member))
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from balancelab.errors import FormatError
 from balancelab.formats._tabular import (
     Bundle,
     RawTable,
+    check_gravity,
     check_times,
     datetime_from_epoch_s,
     nominal_fs_hz,
@@ -45,9 +46,8 @@ from balancelab.model import (
 _HEADER = re.compile(r"^(?P<label>.*?)\s*\((?P<unit>[^()]*)\)$")
 _SKIPPED_WORDS = ("absolute", "gravity", "magnitude")
 LINEAR_ADVICE = (
-    "Record with phyphox's 'Acceleration with g' (or a multi-sensor experiment that exports"
-    " Accelerometer.csv), or pass allow_linear_acceleration=True to import acceleration"
-    " without gravity."
+    "Record again with phyphox's 'Acceleration with g' experiment (or a multi-sensor"
+    " experiment that exports Accelerometer.csv) and import that export."
 )
 
 
@@ -67,15 +67,18 @@ def import_phyphox(
     athlete: str = "anon",
     tracked_point: str = "sternum",
     tracksys: str = "phone",
-    allow_linear_acceleration: bool = False,
 ) -> Recording:
-    """Read a phyphox export into a Recording (acc in m/s^2 with gravity, gyro in rad/s)."""
+    """Read a phyphox export into a Recording (acc in m/s^2 with gravity, gyro in rad/s).
+
+    Acceleration without gravity is refused: a table is taken as such when its file name or
+    column labels say "linear" or when its magnitude averages far from g.
+    """
     source = Path(path)
     with open_bundle(source) as bundle:
-        tables = [bundle.table(m) for m in _data_members(bundle)]
+        tables = {m: bundle.table(m) for m in _data_members(bundle)}
         start_utc = _read_start(bundle)
         device = _read_device(bundle)
-    acc, gyr = _pick_streams(tables, str(source), allow_linear_acceleration)
+    acc, gyr = _pick_streams(tables, str(source))
     return build_imu_recording(
         acc,
         gyr,
@@ -219,16 +222,17 @@ def _without_padding(columns: FloatArray) -> FloatArray:
 
 
 def _pick_streams(
-    tables: list[RawTable], where: str, allow_linear: bool
+    tables: dict[str, RawTable], where: str
 ) -> tuple[ImuStream | None, ImuStream | None]:
     acc: list[tuple[bool, ImuStream]] = []
     gyr: list[ImuStream] = []
-    for raw in tables:
+    for member, raw in tables.items():
         cols = _classify(raw.header)
         if cols.time is None:
             continue
         if cols.acc:
-            acc.append((cols.linear, _stream(raw, cols.acc, cols.time, "acceleration")))
+            linear = cols.linear or "linear" in PurePosixPath(member).name.casefold()
+            acc.append((linear, _stream(raw, cols.acc, cols.time, "acceleration")))
         if cols.gyr:
             gyr.append(_stream(raw, cols.gyr, cols.time, "gyroscope"))
     if not acc and not gyr:
@@ -238,13 +242,15 @@ def _pick_streams(
             path=where,
         )
     acc.sort(key=lambda pair: pair[0])
-    if acc and acc[0][0] and not allow_linear:
+    if acc and acc[0][0]:
         raise FormatError(
-            "this export holds only acceleration without gravity (linear acceleration);"
-            " balancelab stores acceleration with gravity",
+            "this export holds only acceleration without gravity (linear acceleration, by its"
+            " file name or column labels); balancelab stores acceleration with gravity only",
             path=acc[0][1].where,
             advice=LINEAR_ADVICE,
         )
+    if acc:
+        check_gravity(acc[0][1].xyz, acc[0][1].where, advice=LINEAR_ADVICE)
     return (acc[0][1] if acc else None), (gyr[0] if gyr else None)
 
 
@@ -255,7 +261,7 @@ def _read_start(bundle: Bundle) -> datetime:
         return UNKNOWN_START_UTC
     raw = bundle.table(member)
     event, exp, system = (raw.index(n) for n in ("event", "experiment time", "system time"))
-    decimal_comma = raw.delimiter != ","
+    decimal_comma = raw.decimal_comma
     for row, line in zip(raw.rows, raw.lines, strict=True):
         if row[event].strip().upper() != "START":
             continue

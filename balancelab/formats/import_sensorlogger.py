@@ -22,6 +22,7 @@ import numpy as np
 from balancelab.errors import FormatError
 from balancelab.formats._tabular import (
     Bundle,
+    check_gravity,
     check_times,
     datetime_from_epoch_s,
     open_bundle,
@@ -32,8 +33,8 @@ from balancelab.model import DeviceInfo, Recording
 
 _COLUMNS = ("time", "seconds_elapsed", "x", "y", "z")
 LINEAR_ADVICE = (
-    "Enable 'Total Acceleration' (or 'Gravity') in Sensor Logger before recording, or pass"
-    " allow_linear_acceleration=True to import acceleration without gravity."
+    "Enable 'Total Acceleration' (or 'Gravity') in Sensor Logger, record again and import"
+    " that export."
 )
 
 
@@ -49,13 +50,16 @@ def import_sensorlogger(
     athlete: str = "anon",
     tracked_point: str = "sternum",
     tracksys: str = "phone",
-    allow_linear_acceleration: bool = False,
 ) -> Recording:
-    """Read a Sensor Logger export into a Recording (acc m/s^2 with gravity, gyro rad/s)."""
+    """Read a Sensor Logger export into a Recording (acc m/s^2 with gravity, gyro rad/s).
+
+    Acceleration without gravity (Accelerometer.csv alone, or a magnitude far from g on
+    average) is refused.
+    """
     source = Path(path)
     with open_bundle(source) as bundle:
         meta = _read_meta(bundle)
-        acc, start_ns = _read_acceleration(bundle, allow_linear_acceleration)
+        acc, start_ns = _read_acceleration(bundle)
         gyr, gyr_start_ns = _read_optional(bundle, "Gyroscope.csv")
     if acc is None and gyr is None:
         raise FormatError(
@@ -98,10 +102,11 @@ def _read_optional(bundle: Bundle, name: str) -> tuple[ImuStream | None, float]:
     return _read_stream(bundle, member)
 
 
-def _read_acceleration(bundle: Bundle, allow_linear: bool) -> tuple[ImuStream | None, float]:
+def _read_acceleration(bundle: Bundle) -> tuple[ImuStream | None, float]:
     """Acceleration with gravity: TotalAcceleration, else Accelerometer + Gravity."""
     total, start_ns = _read_optional(bundle, "TotalAcceleration.csv")
     if total is not None:
+        check_gravity(total.xyz, total.where, advice=LINEAR_ADVICE)
         return total, start_ns
     linear, start_ns = _read_optional(bundle, "Accelerometer.csv")
     if linear is None:
@@ -110,14 +115,12 @@ def _read_acceleration(bundle: Bundle, allow_linear: bool) -> tuple[ImuStream | 
     if gravity is not None:
         g_on_acc = resample_stream(gravity, linear.time_s)
         return ImuStream(linear.time_s, linear.xyz + g_on_acc, linear.where), start_ns
-    if not allow_linear:
-        raise FormatError(
-            "Accelerometer.csv holds acceleration without gravity and there is no"
-            " TotalAcceleration.csv or Gravity.csv; balancelab stores acceleration with gravity",
-            path=linear.where,
-            advice=LINEAR_ADVICE,
-        )
-    return linear, start_ns
+    raise FormatError(
+        "Accelerometer.csv holds acceleration without gravity and there is no"
+        " TotalAcceleration.csv or Gravity.csv; balancelab stores acceleration with gravity",
+        path=linear.where,
+        advice=LINEAR_ADVICE,
+    )
 
 
 def _read_meta(bundle: Bundle) -> _Meta:

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from enum import StrEnum
 from pathlib import Path
 
 from balancelab.errors import FormatError, InvalidArgumentError
-from balancelab.formats._tabular import open_bundle, parse_rows
+from balancelab.formats._tabular import (
+    DEFAULT_LAYOUT,
+    DELIMITER_NAMES,
+    DIMENSIONS,
+    TableLayout,
+    allowed_units,
+    guess_layout,
+    open_bundle,
+    parse_rows,
+)
 from balancelab.formats.import_csv import ColumnMap, import_csv
 from balancelab.formats.import_forceplate import detect_layout, import_forceplate
 from balancelab.formats.import_phyphox import import_phyphox
 from balancelab.formats.import_sensorlogger import import_sensorlogger
-from balancelab.model import Recording
+from balancelab.model import QUANTITY_NAMES, Recording
 
-__all__ = ["ColumnMap", "ImportKind", "detect_kind", "import_file"]
+__all__ = [
+    "DELIMITER_NAMES",
+    "ColumnMap",
+    "ImportKind",
+    "TableLayout",
+    "detect_kind",
+    "import_file",
+    "importable_files",
+    "is_one_export",
+]
 
 _SENSORLOGGER_NAMES = ("metadata.csv", "totalacceleration.csv", "gravity.csv")
 _PHYPHOX_NAMES = ("meta/time.csv", "meta/device.csv")
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv")
+_QUANTITY = {name: ctype for ctype, name in QUANTITY_NAMES.items()}
+_AXIS_NAME = re.compile(r"(acc|gyr|mag)\w*?[_ ]?([xyz])\b", re.IGNORECASE)
 
 
 class ImportKind(StrEnum):
@@ -34,11 +57,17 @@ def detect_kind(path: str | Path) -> ImportKind:
             return ImportKind.PHYPHOX
         if any(bundle.find(n) for n in _SENSORLOGGER_NAMES):
             return ImportKind.SENSOR_LOGGER
-        tables = [m for k, m in bundle.members.items() if k.endswith((".csv", ".txt", ".tsv"))]
+        tables = [m for k, m in bundle.members.items() if k.endswith(TABLE_SUFFIXES)]
         csvs = tables if len(bundle.members) > 1 else list(bundle.members.values())
         if not csvs:
             raise FormatError("holds no CSV or TXT table", path=str(source))
-        header = parse_rows(bundle.read_text(csvs[0]), bundle.where(csvs[0])).header
+        text = bundle.read_text(csvs[0])
+        where = bundle.where(csvs[0])
+    try:
+        raw = parse_rows(text, where)
+        header, line = raw.header, raw.header_line
+    except FormatError:
+        header, line = (), None
     folded = {h.casefold() for h in header}
     if detect_layout(header) is not None:
         return ImportKind.FORCEPLATE
@@ -49,10 +78,51 @@ def detect_kind(path: str | Path) -> ImportKind:
     raise FormatError(
         "cannot tell which app or device wrote this file (not phyphox, Sensor Logger or a"
         " known force-plate layout)",
-        path=str(source),
-        line=1,
-        advice="Pass a ColumnMap saying which column is the time and which are the channels.",
+        path=where,
+        line=line,
+        advice=columns_advice(text),
     )
+
+
+def columns_advice(text: str) -> str:
+    """What to type to read an unknown table: --columns filled in from its column names."""
+    layout = guess_layout(text)
+    try:
+        header = parse_rows(text, "", layout).header
+    except FormatError:
+        header = ()
+    time = next((h for h in header if "time" in h.casefold()), "COLUMN")
+    axes: dict[str, str] = {}
+    for name in header:
+        match = _AXIS_NAME.search(name)
+        if match and not name.casefold().startswith("free"):
+            axes.setdefault(f"{match[1]}_{match[2]}".casefold(), name)
+    axes = axes or {f"acc_{axis}": "COLUMN" for axis in "xyz"}
+    quantities = dict.fromkeys(key.split("_", 1)[0] for key in axes)
+    keys = [f"time={time}", *(f"{k}={v}" for k, v in axes.items())]
+    keys += ["time_units=UNIT", *(f"{q}_units=UNIT" for q in quantities)]
+    options = " ".join(filter(None, ("--tracked-point board", layout.options())))
+    units = "; ".join(f"{q} {allowed_units(DIMENSIONS[_QUANTITY[q]])}" for q in quantities)
+    return (
+        f"Say which column is which: --columns {shlex.quote(','.join(keys))} {options}"
+        f" (UNIT: time {allowed_units('time')}; {units})."
+        + (f" The columns: {', '.join(header[:12])}" if header else "")
+        + (", ..." if len(header) > 12 else "")
+    )
+
+
+def is_one_export(folder: Path) -> bool:
+    """Whether a folder is one phyphox or Sensor Logger export (else: a folder of files)."""
+    try:
+        return detect_kind(folder) in (ImportKind.PHYPHOX, ImportKind.SENSOR_LOGGER)
+    except FormatError:
+        return False
+
+
+def importable_files(folder: Path) -> list[Path]:
+    """The tables and zip archives directly in a folder, sorted by name."""
+    suffixes = (*TABLE_SUFFIXES, ".zip")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.casefold() in suffixes)
 
 
 def import_file(
@@ -61,16 +131,16 @@ def import_file(
     athlete: str = "anon",
     kind: ImportKind | None = None,
     column_map: ColumnMap | None = None,
+    layout: TableLayout = DEFAULT_LAYOUT,
     tracked_point: str | None = None,
     tracksys: str | None = None,
     per_foot: bool = False,
-    allow_linear_acceleration: bool = False,
 ) -> list[Recording]:
     """Import a foreign file as Recordings, detecting its kind unless `kind` is given.
 
-    A `column_map` implies the generic CSV reader. `tracked_point` applies to phone imports
-    (default `sternum`); `tracksys` defaults to `phone`, `forceplate` or `csv`. `per_foot` adds
-    the left/right plates of a two-plate force-plate file.
+    A `column_map` implies the generic CSV reader, read with `layout`. `tracked_point` applies
+    to phone imports (default `sternum`); `tracksys` defaults to `phone`, `forceplate` or
+    `csv`. `per_foot` adds the left/right plates of a two-plate force-plate file.
     """
     if kind is None:
         kind = ImportKind.CSV if column_map is not None else detect_kind(path)
@@ -80,7 +150,15 @@ def import_file(
                 "kind 'csv' needs a column_map",
                 advice="Pass column_map=ColumnMap(time=..., time_units=..., columns={...}).",
             )
-        return [import_csv(path, column_map, athlete=athlete, tracksys=tracksys or "csv")]
+        recording = import_csv(
+            path, column_map, athlete=athlete, tracksys=tracksys or "csv", layout=layout
+        )
+        return [recording]
+    if layout != DEFAULT_LAYOUT:
+        raise InvalidArgumentError(
+            f"a table layout applies only to a file read with a column map, not to {kind}",
+            advice="Drop --skip-rows, --header-rows, --delimiter and --decimal, or add --columns.",
+        )
     if kind is ImportKind.FORCEPLATE:
         return import_forceplate(
             path, athlete=athlete, tracksys=tracksys or "forceplate", per_foot=per_foot
@@ -91,6 +169,5 @@ def import_file(
         athlete=athlete,
         tracked_point=tracked_point or "sternum",
         tracksys=tracksys or "phone",
-        allow_linear_acceleration=allow_linear_acceleration,
     )
     return [recording]

@@ -32,7 +32,7 @@ UNIT_CASES = {
     "rad": ("board_ori_x", 1.0),
     "deg": ("board_ori_x", math.pi / 180),
 }
-TIME_CASES = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+TIME_CASES = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "100us": 1e-4}
 IMU_MAP = ColumnMap(
     time="t",
     time_units="ms",

@@ -28,7 +28,8 @@ def test_detects_each_kind(tmp_path: Path) -> None:
     assert detect_kind(SHARED_DATA / "pds" / "PDS13CF1grf.txt") is ImportKind.FORCEPLATE
     with pytest.raises(FormatError, match="cannot tell which app") as info:
         detect_kind(generic)
-    assert "ColumnMap" in info.value.advice
+    assert "--columns time=COLUMN,acc_x=COLUMN" in info.value.advice
+    assert info.value.advice.endswith("The columns: t, ax")
 
 
 def test_import_file_routes_and_applies_options(tmp_path: Path) -> None:

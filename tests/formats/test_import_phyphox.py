@@ -158,12 +158,11 @@ def test_single_raw_data_csv_without_meta(tmp_path: Path) -> None:
     assert rec.start_utc == UNKNOWN_START_UTC
 
 
-def test_linear_acceleration_is_refused_unless_allowed(tmp_path: Path) -> None:
+def test_linear_acceleration_is_refused(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "lin.zip", phyphox_files(style="linear"))
     with pytest.raises(FormatError, match="without gravity") as info:
         import_phyphox(path)
-    assert "allow_linear_acceleration" in info.value.advice
-    assert import_phyphox(path, allow_linear_acceleration=True).values.shape == (1200, 6)
+    assert "'Acceleration with g'" in info.value.advice
 
 
 def test_missing_axis_column_is_named(tmp_path: Path) -> None:

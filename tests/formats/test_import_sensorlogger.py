@@ -111,15 +111,23 @@ def test_accelerometer_plus_gravity_when_total_is_absent(tmp_path: Path) -> None
     np.testing.assert_allclose(rec.values[:, :3], constant(acc_seconds(), TOTAL), atol=1e-12)
 
 
-def test_linear_only_is_refused_unless_allowed(tmp_path: Path) -> None:
+def test_linear_only_is_refused(tmp_path: Path) -> None:
     files = sensorlogger_files(total=False)
     del files["Gravity.csv"]
     path = write_zip(tmp_path / "s.zip", files)
     with pytest.raises(FormatError, match="without gravity") as info:
         import_sensorlogger(path)
     assert "Total Acceleration" in info.value.advice
-    rec = import_sensorlogger(path, allow_linear_acceleration=True)
-    np.testing.assert_allclose(rec.values[0, :3], np.subtract(TOTAL, GRAVITY), atol=1e-12)
+    assert "allow_linear" not in info.value.advice  # advice a person can act on
+
+
+def test_total_acceleration_without_gravity_in_it_is_refused(tmp_path: Path) -> None:
+    """A TotalAcceleration.csv whose magnitude averages near 0 is not what its name says."""
+    files = sensorlogger_files()
+    seconds = acc_seconds()
+    files["TotalAcceleration.csv"] = sensor_csv(seconds, constant(seconds, (0.1, -0.2, 0.05)))
+    with pytest.raises(FormatError, match=r"averages 0\.23 m/s\^2 .*without gravity"):
+        import_sensorlogger(write_zip(tmp_path / "s.zip", files))
 
 
 def test_single_gyroscope_csv(tmp_path: Path) -> None:
