@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -12,13 +13,22 @@ from pathlib import Path
 
 from balancelab import __version__
 from balancelab.cli_ble import add_scan_command
-from balancelab.cli_common import add_data_option, dataset_root, print_recovery, report_recovery
+from balancelab.cli_common import (
+    FolderReport,
+    add_data_option,
+    dataset_root,
+    print_folder_summary,
+    print_recovery,
+    report_recovery,
+)
 from balancelab.cli_stream import add_stream_command
 from balancelab.engine.analyze import analyze_path
 from balancelab.engine.examples import build_example_dataset
-from balancelab.engine.jobs import import_to_dataset, simulate_to_dataset
+from balancelab.engine.jobs import ImportOptions, import_folder, import_one, simulate_to_dataset
 from balancelab.engine.report import format_session
 from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
+from balancelab.formats.import_csv import COLUMNS_EXAMPLE, SENSOR_POINTS, parse_columns
+from balancelab.formats.importers import DELIMITER_NAMES, TableLayout, is_one_export
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
 from balancelab.sim import list_scenarios
 
@@ -178,23 +188,60 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "import",
-        help="import a phyphox, Sensor Logger, force-plate or CSV file as a session",
+        help="import phyphox, Sensor Logger, force-plate or CSV files as sessions",
         description=(
-            "Import a foreign recording into the dataset. The kind is detected from the file."
-            " Give --trial-type (and side, surface, vision) to store the whole file as one trial."
+            "Import a foreign recording into the dataset. The kind is detected from the file;"
+            " any other table is read with --columns. A folder that is not one phyphox or"
+            " Sensor Logger export is imported file by file, each as its own session (exit 1"
+            " if some files were refused). Give --trial-type (and side, surface, vision) to"
+            " store each whole file as one trial."
         ),
     )
-    parser.add_argument("source", type=Path, help="file, zip or export folder")
+    parser.add_argument("source", type=Path, help="file, zip, export folder or folder of files")
     parser.add_argument("--athlete", required=True, help="athlete label (letters, digits)")
     add_data_option(parser)
     parser.add_argument("--task", default="imported", help="task label (letters, digits)")
-    parser.add_argument("--start", type=_parse_start, default=None, help="session start, ISO 8601")
-    parser.add_argument("--tracked-point", choices=("board", "lowback", "sternum"), default=None)
+    parser.add_argument(
+        "--start",
+        type=_parse_start,
+        default=None,
+        help="session start, ISO 8601 (default: the file's clock, else its modification time)",
+    )
+    parser.add_argument("--tracked-point", choices=SENSOR_POINTS, default=None)
     parser.add_argument(
         "--per-foot", action="store_true", help="also import each plate of a two-plate file"
     )
+    _add_table_options(parser)
     _add_trial_options(parser)
     parser.set_defaults(handler=_run_import)
+
+
+def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    table = parser.add_argument_group("reading any other table (with --columns)")
+    table.add_argument(
+        "--columns",
+        metavar="SPEC",
+        help=f"which column is which and in which unit, e.g. {COLUMNS_EXAMPLE.split()[1]}"
+        " (quantities: time, acc, gyr, mag, ori, pos)",
+    )
+    table.add_argument(
+        "--skip-rows", type=_count, default=0, metavar="N", help="lines before the column names"
+    )
+    table.add_argument(
+        "--header-rows",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="rows of the header, the names first (e.g. 3: names, CAL, units)",
+    )
+    table.add_argument("--delimiter", choices=list(DELIMITER_NAMES.values()), default=None)
+    table.add_argument("--decimal", choices=(".", ","), default=None, help="decimal mark")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
 
 
 def _parse_start(text: str) -> datetime:
@@ -238,18 +285,41 @@ def _run_simulate(args: argparse.Namespace) -> int:
 def _run_import(args: argparse.Namespace) -> int:
     root = dataset_root(args.data)
     report_recovery(root)
-    session_dir = import_to_dataset(
-        args.source,
-        root,
-        athlete=args.athlete,
-        task=args.task,
-        start_utc=args.start,
-        whole_file_trial=_whole_file_trial(args),
+    source = args.source.expanduser()
+    options = _import_options(args)
+    if source.is_dir() and not is_one_export(source):
+        results = import_folder(source, root, options, FolderReport(root).on_file)
+        return print_folder_summary(results, root)
+    session_dir, start_from = import_one(source, root, options)
+    print(f"imported {source} as {session_dir}")
+    print(f"  session time from {start_from}")
+    return 0
+
+
+def _import_options(args: argparse.Namespace) -> ImportOptions:
+    trial = _whole_file_trial(args)
+    layout = TableLayout(
+        args.skip_rows,
+        args.header_rows,
+        {name: d for d, name in DELIMITER_NAMES.items()}.get(args.delimiter),
+        args.decimal,
+    )
+    fix = shlex.join(["balancelab", *args.argv, "--trial-type", "single_leg_hold"])
+    columns = args.columns
+    return ImportOptions(
+        args.athlete,
+        args.task,
+        args.start,
+        trial,
+        column_map=None if columns is None else parse_columns(columns, args.tracked_point),
+        layout=layout,
         tracked_point=args.tracked_point,
         per_foot=args.per_foot,
+        missing_trials_advice=None
+        if trial
+        else f"Store each whole file as one trial: {fix} (add --side, --surface and --vision"
+        f" to describe it; trial types: {', '.join(t.value for t in TrialType)}).",
     )
-    print(f"imported {args.source} as {session_dir}")
-    return 0
 
 
 def report_error(error: BalancelabError, *, debug: bool) -> None:
@@ -264,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to echo a corrected command
     handler: Handler = args.handler
     try:
         return handler(args)

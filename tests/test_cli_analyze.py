@@ -138,7 +138,7 @@ def test_trial_options_must_fit_the_path(capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = run_cli(
         ["analyze", str(DEMO_SESSION), "--trial-type", "single_leg_hold"], capsys
     )
-    assert code == 2 and "only to a file to import" in err
+    assert code == 2 and "only to a file or export to import" in err
     source = SHARED_DATA / "bds" / "BDS00001.txt"
     code, _, err = run_cli(["analyze", str(source), "--vision", "closed"], capsys)
     assert code == 2 and "--vision" in err and "--trial-type" in err

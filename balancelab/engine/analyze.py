@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from balancelab.errors import DatasetError, InvalidArgumentError
 from balancelab.formats.bids import STATUS_RECORDING
 from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
 from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
-from balancelab.formats.importers import import_file
-from balancelab.model import Session, Trial
+from balancelab.formats.importers import import_file, is_one_export
+from balancelab.model import Session, Trial, TrialType
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,11 @@ def _find_sessions(path: Path, whole_file_trial: Trial | None) -> _Found:
             f"{path} does not exist",
             advice="Give a session folder (sub-*/ses-*), a dataset folder or a recording file.",
         )
-    if path.is_dir() and whole_file_trial is not None:
+    recorded = path.is_dir() and ((path / DESCRIPTION).is_file() or _is_session_dir(path))
+    if recorded and whole_file_trial is not None:
         raise InvalidArgumentError(
-            "--trial-type and its options apply only to a file to import, not to a folder",
+            "--trial-type and its options apply only to a file or export to import, not to"
+            " recorded sessions",
             advice="Drop --trial-type: recorded sessions carry their own trials.",
         )
     if path.is_dir() and (path / DESCRIPTION).is_file():
@@ -84,20 +87,43 @@ def _find_sessions(path: Path, whole_file_trial: Trial | None) -> _Found:
         live = [d for d in dirs if _is_being_recorded(d)]
         found = [(d, read_session(d)) for d in dirs if d not in live]
         return _Found(found, dataset.recovered, live, whole_dataset=True)
-    if path.is_dir():
+    if recorded:
         session_dir = path.parent if path.name == "motion" else path
         return _Found([(session_dir, read_session(session_dir))])
+    if path.is_dir() and not is_one_export(path):
+        raise DatasetError(
+            f"{path} is not a session, a dataset or a phyphox or Sensor Logger export folder",
+            advice="Import a folder of recordings first (balancelab import FOLDER --athlete"
+            " LABEL --trial-type TYPE), then analyse the dataset.",
+        )
+    return _Found([(path, _imported_session(path, whole_file_trial))])
+
+
+def _is_session_dir(path: Path) -> bool:
+    return path.name == "motion" or (path / "motion").is_dir() or path.name.startswith("ses-")
+
+
+def _imported_session(path: Path, whole_file_trial: Trial | None) -> Session:
+    """A file or export folder as an in-memory session; without trials it is refused."""
     recordings = import_file(path)
-    if whole_file_trial is not None:
-        trial = spanning(whole_file_trial, recordings[0])
-        recordings = [replace(r, trials=(trial,)) for r in recordings]
-    return _Found([(path, Session(tuple(recordings)))])
+    if whole_file_trial is None:
+        if not any(r.trials for r in recordings):
+            types = ", ".join(t.value for t in TrialType)
+            raise InvalidArgumentError(
+                f"{path} holds no trials to analyse",
+                advice="Say what the whole recording is, e.g. balancelab analyze"
+                f" {shlex.quote(str(path))} --trial-type single_leg_hold --side left"
+                f" (trial types: {types}).",
+            )
+        return Session(tuple(recordings))
+    trial = spanning(whole_file_trial, recordings[0])
+    return Session(tuple(replace(r, trials=(trial,)) for r in recordings))
 
 
 def analyze_path(path: Path, *, whole_file_trial: Trial | None = None) -> AnalysisRun:
     """Analyse every session found at `path`: a dataset root (recovering interrupted sessions
-    and skipping live ones), a session folder, or a file to import (`whole_file_trial`, with
-    onset and duration replaced, makes the whole file one trial)."""
+    and skipping live ones), a session folder, or a file or export folder to import
+    (`whole_file_trial`, with onset and duration replaced, makes it one trial)."""
     found = _find_sessions(path, whole_file_trial)
     analysed = [
         AnalysedSession(source, session, analyze_session(session))

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
-from balancelab.errors import DatasetError, FormatError
-from balancelab.formats.bids import write_json_atomic
+from balancelab.errors import BalancelabError, DatasetError, FormatError, InvalidArgumentError
+from balancelab.formats.bids import StreamPaths, write_json_atomic
 from balancelab.formats.bids_writer import StreamSpec, open_session
 from balancelab.formats.dataset import DESCRIPTION, Participant, RecoveryReport, open_dataset
-from balancelab.formats.importers import ColumnMap, ImportKind, import_file
-from balancelab.model import UNKNOWN_START_UTC, Recording, Session, Trial
+from balancelab.formats.importers import (
+    ColumnMap,
+    ImportKind,
+    TableLayout,
+    import_file,
+    importable_files,
+)
+from balancelab.model import UNKNOWN_START_UTC, Recording, Session, Trial, session_label
 from balancelab.sim import Truth, simulate_session
 
 WRITE_BATCH_SAMPLES = 2000
@@ -100,6 +107,44 @@ def write_truth(
     return truth_json
 
 
+class StartFrom(StrEnum):
+    """Where an imported session's start time came from."""
+
+    GIVEN = "the time given"
+    FILE_CLOCK = "the file's own clock"
+    MODIFIED = "the file's modification time, as the file has no clock"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How foreign files become sessions: whose, which task, when, and how to read them.
+
+    `missing_trials_advice`, when set, refuses a file that yields no trials (nothing for
+    `analyze` to measure) with that advice.
+    """
+
+    athlete: str
+    task: str = "imported"
+    start_utc: datetime | None = None
+    whole_file_trial: Trial | None = None
+    kind: ImportKind | None = None
+    column_map: ColumnMap | None = None
+    layout: TableLayout = field(default_factory=TableLayout)
+    tracked_point: str | None = None
+    per_foot: bool = False
+    missing_trials_advice: str | None = None
+
+
+@dataclass(frozen=True)
+class FileImport:
+    """What became of one file of a folder import: its session, or why it was refused."""
+
+    source: Path
+    session_dir: Path | None = None
+    start_from: StartFrom | None = None
+    error: BalancelabError | None = None
+
+
 def import_to_dataset(
     source: Path,
     dataset_root: Path,
@@ -119,20 +164,130 @@ def import_to_dataset(
     `whole_file_trial`, if given, becomes the session's one trial, spanning the whole recording
     (its own onset and duration are replaced).
     """
-    recordings = import_file(
-        source,
-        athlete=athlete,
-        kind=kind,
-        column_map=column_map,
+    options = ImportOptions(
+        athlete,
+        task,
+        start_utc,
+        whole_file_trial,
+        kind,
+        column_map,
         tracked_point=tracked_point,
         per_foot=per_foot,
     )
-    start = start_utc or _own_start(recordings) or _modification_time(source)
-    trials = () if whole_file_trial is None else (spanning(whole_file_trial, recordings[0]),)
-    session = Session(
-        tuple(replace(r, start_utc=start, task=task, trials=trials) for r in recordings)
+    session_dir, _ = import_one(source, dataset_root, options)
+    return session_dir
+
+
+def import_one(
+    source: Path, dataset_root: Path, options: ImportOptions, taken: set[str] | None = None
+) -> tuple[Path, StartFrom]:
+    """Import one file or export as a session; errors are raised, nothing half-written.
+
+    A start that is not the file's own clock moves on by whole seconds past the session
+    labels in `taken` (those written earlier in the same folder import); a session already
+    on disk is refused, naming --start.
+    """
+    recordings = import_file(
+        source,
+        athlete=options.athlete,
+        kind=options.kind,
+        column_map=options.column_map,
+        layout=options.layout,
+        tracked_point=options.tracked_point,
+        per_foot=options.per_foot,
     )
-    return write_session(dataset_root, session, participant=Participant(athlete))
+    start, start_from = _start(source, recordings, options.start_utc)
+    trial = options.whole_file_trial
+    trials = () if trial is None else (spanning(trial, recordings[0]),)
+    if not trials and options.missing_trials_advice is not None:
+        raise InvalidArgumentError(
+            f"{source} holds no trials, so `analyze` would have nothing to measure",
+            advice=options.missing_trials_advice,
+        )
+    while start_from is not StartFrom.FILE_CLOCK and session_label(start) in (taken or ()):
+        start += timedelta(seconds=1)
+    session = Session(
+        tuple(replace(r, start_utc=start, task=options.task, trials=trials) for r in recordings)
+    )
+    _refuse_existing(source, dataset_root, session, start_from)
+    session_dir = write_session(dataset_root, session, participant=Participant(options.athlete))
+    if taken is not None:
+        taken.add(session.session)
+    return session_dir, start_from
+
+
+def import_folder(
+    folder: Path,
+    dataset_root: Path,
+    options: ImportOptions,
+    on_file: Callable[[int, int, FileImport], None],
+) -> list[FileImport]:
+    """Import each table or zip of a folder as its own session; a refused file does not stop
+    the rest. `on_file(done, total, result)` is called after each file."""
+    files = importable_files(folder)
+    if not files:
+        raise FormatError(
+            "holds no file to import (.csv, .txt, .tsv or .zip)",
+            path=str(folder),
+            advice="Give the folder that holds the exported files, or one file.",
+        )
+    taken: set[str] = set()
+    results: list[FileImport] = []
+    for done, source in enumerate(files, start=1):
+        try:
+            result = FileImport(source, *import_one(source, dataset_root, options, taken))
+        except BalancelabError as error:
+            result = FileImport(source, error=error)
+        results.append(result)
+        on_file(done, len(files), result)
+    return results
+
+
+def _start(
+    source: Path, recordings: Sequence[Recording], given: datetime | None
+) -> tuple[datetime, StartFrom]:
+    if given is not None:
+        return given, StartFrom.GIVEN
+    own = _own_start(recordings)
+    if own is not None:
+        return own, StartFrom.FILE_CLOCK
+    return _modification_time(source), StartFrom.MODIFIED
+
+
+def _refuse_existing(source: Path, root: Path, session: Session, start_from: StartFrom) -> None:
+    """A session of the same athlete, second and task is never overwritten: say how to go on."""
+    clash = _clash(root, session)
+    if clash is None:
+        return
+    start = session.start_utc
+    while _clash(root, replace_start(session, start)) is not None:
+        start += timedelta(seconds=1)
+    free = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    raise DatasetError(
+        f"{source} was not imported: {clash} already exists (session time from {start_from})",
+        advice=f"If the file was imported before, there is nothing to do. Else give it its own"
+        f" session time with --start (the first free second is --start {free}) or another"
+        " --task.",
+    )
+
+
+def replace_start(session: Session, start_utc: datetime) -> Session:
+    """`session` with every recording starting at `start_utc`."""
+    return Session(tuple(replace(r, start_utc=start_utc) for r in session.recordings))
+
+
+def _clash(root: Path, session: Session) -> Path | None:
+    """The first file of `session` that already exists in the dataset at `root`."""
+    label = f"sub-{session.athlete}"
+    motion_dir = root / label / f"ses-{session.session}" / "motion"
+    for recording in session.recordings:
+        paths = StreamPaths.of(
+            motion_dir, session.athlete, session.session, session.task, recording.tracksys
+        )
+        for path in (*paths.stream_files, paths.events_tsv):
+            if path.exists():
+                return path
+    return None
 
 
 def spanning(trial: Trial, recording: Recording) -> Trial:
