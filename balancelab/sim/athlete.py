@@ -55,8 +55,8 @@ class AthleteParams:
     noise_bipedal_ml: float = 0.3
     # The wandering reference ("rambling"): RMS in mrad (bipedal) and its low-pass cut-off.
     drift_cutoff_hz: float = 0.1
-    drift_bipedal_ap_mrad: float = 1.5
-    drift_bipedal_ml_mrad: float = 1.4
+    drift_bipedal_ap_mrad: float = 1.35
+    drift_bipedal_ml_mrad: float = 1.25
     # Single-leg stance: trembling and rambling multipliers, ML relative to the bipedal AP
     # values, and stiffer control (co-contraction around the one ankle).
     single_leg_noise_factor: float = 4.0

@@ -43,6 +43,10 @@ class BoardParams:
     impact_ring_hz: float = 35.0
     impact_decay_s: float = 0.012
     impact_gain_per_s: float = 120.0
+    # After the edge hits the floor the athlete needs time to shift the weight back before
+    # the board lifts: the edge stays down this long (s; our choice, so that a young adult's
+    # time off balance is 0.3-1.1 s per 15 s, McCurdy & Langford 2006, J Sports Sci Med 5:282).
+    edge_recovery_s: float = 0.8
 
     def __post_init__(self) -> None:
         if self.rocker_radius_m <= self.platform_height_m:

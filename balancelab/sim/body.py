@@ -149,7 +149,9 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
         kpb = board.control_stiffness_ratio * kb
         kdb = board.control_damping_ratio_s * kb
         phi_max = board.max_tilt_rad
+        edge_hold = max(1, round(board.edge_recovery_s * fs))
     else:
+        edge_hold = 0
         kb = cb = inv_jb = kpb = kdb = 0.0
         phi_max = np.inf
     has_board = board is not None
@@ -183,6 +185,7 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
     td_starts: list[int] = []
     impacts: list[tuple[int, float]] = []
     in_contact = False
+    edge_left = 0  # steps the edge stays down after an impact
 
     for i in range(n):
         on = forced[i] or td_left > 0
@@ -217,15 +220,20 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
             out_t[a][i] = t
         if has_board:
             mag2 = ph[0] * ph[0] + ph[1] * ph[1]
+            holding = edge_left > 0  # the weight keeps the edge down: no radial motion
+            if holding:
+                edge_left -= 1
+                mag2 = max(mag2, phi_max * phi_max)
             if mag2 >= phi_max * phi_max:
                 mag = mag2**0.5
                 u0, u1 = ph[0] / mag, ph[1] / mag
                 vr = phr[0] * u0 + phr[1] * u1
-                if vr > 0.0:
+                if vr > 0.0 or holding:
                     phr[0] -= vr * u0
                     phr[1] -= vr * u1
-                    if not in_contact:
+                    if vr > 0.0 and not in_contact:
                         impacts.append((i, vr))
+                        edge_left = edge_hold
                 ph[0], ph[1] = phi_max * u0, phi_max * u1
                 out_pa[0][i] = 0.0
                 out_pa[1][i] = 0.0
