@@ -33,6 +33,7 @@ class ChannelType(StrEnum):
     MAGN = "MAGN"
     ORNT = "ORNT"
     POS = "POS"
+    MISC = "MISC"  # balancelab's only MISC channel: vertical force (N) under a plate
 
 
 SI_UNITS: Mapping[ChannelType, str] = {
@@ -41,6 +42,7 @@ SI_UNITS: Mapping[ChannelType, str] = {
     ChannelType.MAGN: "T",
     ChannelType.ORNT: "rad",
     ChannelType.POS: "m",
+    ChannelType.MISC: "N",
 }
 QUANTITY_NAMES: Mapping[ChannelType, str] = {
     ChannelType.ACCEL: "acc",
@@ -48,6 +50,7 @@ QUANTITY_NAMES: Mapping[ChannelType, str] = {
     ChannelType.MAGN: "mag",
     ChannelType.ORNT: "ori",
     ChannelType.POS: "pos",
+    ChannelType.MISC: "force",
 }
 TRACKED_POINTS = ("board", "lowback", "sternum", "cop")
 STANDARD_GRAVITY_MS2 = 9.80665
@@ -141,9 +144,15 @@ def imu_channels(tracked_point: str, *, gyro: bool = True) -> tuple[Channel, ...
     return tuple(Channel.make(tracked_point, t, axis) for t in types for axis in "xyz")
 
 
-def cop_channels() -> tuple[Channel, ...]:
-    """Centre-of-pressure x (medio-lateral) and y (antero-posterior) channels."""
-    return (Channel.make("cop", ChannelType.POS, "x"), Channel.make("cop", ChannelType.POS, "y"))
+def cop_channels(*, force: bool = False) -> tuple[Channel, ...]:
+    """Centre-of-pressure x (medio-lateral) and y (antero-posterior) channels (m); with `force`
+    also the plate's vertical force `cop_force_z` (N, MISC, optional in FORMAT.md)."""
+    pos = (Channel.make("cop", ChannelType.POS, "x"), Channel.make("cop", ChannelType.POS, "y"))
+    return (*pos, Channel.make("cop", ChannelType.MISC, "z")) if force else pos
+
+
+COP_FORCE_CHANNEL = "cop_force_z"
+"""The optional vertical-force channel of a COP recording (N)."""
 
 
 @dataclass(frozen=True)

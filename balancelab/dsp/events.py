@@ -38,6 +38,14 @@ TOUCHDOWN_K_SD = 8.0
 # about 3-4x its median (simulator and real plates), a touch-down at > 15x. 8x sits between.
 TOUCHDOWN_COP_K_MEDIAN = 8.0
 COP_SMOOTH_S = 0.05
+# Vertical force under the stance foot: a free-foot touch-down takes roughly 20-60 % of body
+# weight off it; quiet single-leg stance moves the vertical force by a few % (the COM's vertical
+# acceleration is < 0.3 m/s^2), two-leg stance by < 1 % (real BDS/PDS plates: SD ~0.2 %). A drop
+# below 90 % of body weight held >= 0.1 s sits between both. Body weight: the 80th percentile of
+# the window's force, so a hold whose free foot is down for up to ~3/4 of the time still has it.
+TOUCHDOWN_UNLOAD_FRACTION = 0.1
+TOUCHDOWN_WEIGHT_PERCENTILE = 80.0
+TOUCHDOWN_MIN_UNLOAD_S = 0.1
 # One touch-down lasts >= 0.3 s and the next cannot start within ~0.5 s: merge closer peaks.
 TOUCHDOWN_MIN_SEPARATION_S = 0.5
 # Landing: the impact peaks at 2-4 g (SIMULATOR.md; published IMU thresholds 2-3 g).
@@ -152,19 +160,23 @@ def detect_touchdowns(
     fs: float,
     *,
     acc_ms2: ArrayLike | None = None,
+    force_n: ArrayLike | None = None,
     cop: ArrayLike | None = None,
     min_separation_s: float = TOUCHDOWN_MIN_SEPARATION_S,
 ) -> list[float]:
-    """Times (s from the first sample) of free-foot touch-downs during a hold.
+    """Times (s from the first sample) of free-foot touch-downs during a single-leg hold.
 
-    From a body IMU's accelerometer `acc_ms2` (n, 3) when given (preferred: the jolt is large
-    and sharp), else from a COP trace `cop` (n, 2) in any length unit.
+    From a body IMU's accelerometer `acc_ms2` (n, 3) when given (the jolt is large and sharp),
+    else from the stance plate's vertical force `force_n` (n,) (the weight leaving the foot),
+    else from a COP trace `cop` (n, 2) in any length unit.
     """
     if acc_ms2 is not None:
         return detect_touchdowns_imu(acc_ms2, fs, min_separation_s=min_separation_s)
+    if force_n is not None:
+        return detect_touchdowns_force(force_n, fs, min_separation_s=min_separation_s)
     if cop is not None:
         return detect_touchdowns_cop(cop, fs, min_separation_s=min_separation_s)
-    raise InvalidArgumentError("detect_touchdowns needs acc_ms2 (n, 3) or cop (n, 2)")
+    raise InvalidArgumentError("detect_touchdowns needs acc_ms2 (n, 3), force_n (n,) or cop (n, 2)")
 
 
 def detect_touchdowns_imu(
@@ -191,6 +203,39 @@ def detect_touchdowns_imu(
     excess = _about_median(norm)
     threshold = max(floor, k * _robust_sd(excess))
     return _peaks_above(excess, threshold, fs, separation)
+
+
+def detect_touchdowns_force(
+    force_n: ArrayLike,
+    fs: float,
+    *,
+    unload_fraction: float = TOUCHDOWN_UNLOAD_FRACTION,
+    min_unload_s: float = TOUCHDOWN_MIN_UNLOAD_S,
+    min_separation_s: float = TOUCHDOWN_MIN_SEPARATION_S,
+) -> list[float]:
+    """Touch-downs as the stance foot's vertical force (N) dropping below (1 − `unload_fraction`)
+    × body weight for at least `min_unload_s`; each at the start of its drop.
+
+    Drops starting closer than `min_separation_s` after the previous one merge.
+    """
+    force = as_float_array("force_n", force_n, ndim=1)
+    fs = check_positive("fs", fs)
+    fraction = check_positive("unload_fraction", unload_fraction)
+    shortest = _check_non_negative("min_unload_s", min_unload_s)
+    separation = _check_non_negative("min_separation_s", min_separation_s)
+    finite = force[np.isfinite(force)]
+    weight = float(np.percentile(finite, TOUCHDOWN_WEIGHT_PERCENTILE)) if finite.size else 0.0
+    if not (np.isfinite(weight) and weight > 0):
+        return []
+    with np.errstate(invalid="ignore"):
+        unloaded = np.isfinite(force) & (force < (1.0 - fraction) * weight)
+    starts: list[int] = []
+    for start, stop in _runs(unloaded):
+        if (stop - start) / fs < shortest:
+            continue
+        if not starts or (start - starts[-1]) / fs >= separation:
+            starts.append(start)
+    return [i / fs for i in starts]
 
 
 def detect_touchdowns_cop(

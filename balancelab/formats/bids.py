@@ -83,6 +83,7 @@ _SAME = {
     "T": UnitConversion("T", "T"),
     "m": UnitConversion("m", "m"),
     "rad": UnitConversion("rad", "rad"),
+    "N": UnitConversion("N", "N"),
     "n/a": UnitConversion(NA, NA),
 }
 READABLE_UNITS: Mapping[str, Mapping[str, UnitConversion]] = {
@@ -104,6 +105,7 @@ READABLE_UNITS: Mapping[str, Mapping[str, UnitConversion]] = {
         "deg": UnitConversion("deg", "rad", 0, True),
         "rad": _SAME["rad"],
     },
+    ChannelType.MISC: {"N": _SAME["N"]},
 }
 _WRITTEN_UNIT = {
     ChannelType.ACCEL: "m/s^2",
@@ -111,6 +113,7 @@ _WRITTEN_UNIT = {
     ChannelType.MAGN: "uT",
     ChannelType.POS: "mm",
     ChannelType.ORNT: "deg",
+    ChannelType.MISC: "N",
 }
 
 

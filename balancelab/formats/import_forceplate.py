@@ -1,7 +1,8 @@
 """Import force-plate centre-of-pressure text files (BDS and PDS layouts) as COP Recordings.
 
-In memory `cop_pos_x` is medio-lateral (ML) and `cop_pos_y` antero-posterior (AP), in m. Signs
-are kept as in the file. Times are kept as in the file (BDS starts at 0.010 s, PDS at 0 s).
+In memory `cop_pos_x` is medio-lateral (ML) and `cop_pos_y` antero-posterior (AP), in m, and
+`cop_force_z` the vertical force (N) when the file has it (FORMAT.md: MISC, N, component z).
+Signs are kept as in the file. Times are kept as in the file (BDS starts at 0.010 s, PDS at 0 s).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from balancelab.model import FloatArray, Recording, cop_channels
 
 @dataclass(frozen=True)
 class CopColumns:
-    """The file columns holding the medio-lateral and antero-posterior COP."""
+    """The file columns holding the medio-lateral and antero-posterior COP and the vertical
+    force (N), when the layout has one."""
 
     ml: str
     ap: str
+    vertical: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,21 @@ class ForceplateLayout:
 
 
 FORCEPLATE_LAYOUTS: tuple[ForceplateLayout, ...] = (
-    # Santos & Duarte 2016 (BDS): COPx = AP, COPy = ML, in cm.
-    ForceplateLayout("BDS", "Time[s]", "s", "cm", CopColumns(ml="COPy[cm]", ap="COPx[cm]")),
-    # dos Santos et al. 2017 (PDS): lab frame X = AP, Y = vertical, Z = ML, in m.
+    # Santos & Duarte 2016 (BDS): COPx = AP, COPy = ML, in cm; Fz vertical, in N.
+    ForceplateLayout(
+        "BDS", "Time[s]", "s", "cm", CopColumns(ml="COPy[cm]", ap="COPx[cm]", vertical="Fz[N]")
+    ),
+    # dos Santos et al. 2017 (PDS): lab frame X = AP, Y = vertical, Z = ML, in m; forces in N
+    # (GRFNET_Y is the vertical force, ~body weight; GRFNET_Z is medio-lateral, ~0).
     ForceplateLayout(
         "PDS",
         "Time",
         "s",
         "m",
-        CopColumns(ml="COPNET_Z", ap="COPNET_X"),
+        CopColumns(ml="COPNET_Z", ap="COPNET_X", vertical="GRFNET_Y"),
         {
-            "right": CopColumns(ml="RCOP_Z", ap="RCOP_X"),
-            "left": CopColumns(ml="LCOP_Z", ap="LCOP_X"),
+            "right": CopColumns(ml="RCOP_Z", ap="RCOP_X", vertical="RGRF_Y"),
+            "left": CopColumns(ml="LCOP_Z", ap="LCOP_X", vertical="LGRF_Y"),
         },
     ),
 )
@@ -79,7 +85,10 @@ def import_forceplate(
     tracksys: str = "forceplate",
     per_foot: bool = False,
 ) -> list[Recording]:
-    """The net COP Recording; with `per_foot` also `<tracksys>left` and `<tracksys>right`."""
+    """The net COP Recording; with `per_foot` also `<tracksys>left` and `<tracksys>right`.
+
+    Each carries the plate's vertical force as `cop_force_z` (N) when the file has the column.
+    """
     source = Path(path)
     raw = parse_rows(decode_text(read_file_bytes(source), str(source)), str(source))
     layout = detect_layout(raw.header)
@@ -91,17 +100,25 @@ def import_forceplate(
             line=1,
         )
     sides = dict(layout.feet) if per_foot else {}
-    wanted = [layout.time, layout.net.ml, layout.net.ap]
-    wanted += [name for cols in sides.values() for name in (cols.ml, cols.ap)]
+    parts = {tracksys: layout.net} | {f"{tracksys}{side}": cols for side, cols in sides.items()}
+    parts = {label: _present(cols, raw.header) for label, cols in parts.items()}
+    wanted = [layout.time]
+    wanted += [n for cols in parts.values() for n in (cols.ml, cols.ap, cols.vertical) if n]
     table = to_numeric(raw, tuple(wanted))
     check_times(table.column(layout.time), table, layout.time)
     time_s = table.column(layout.time) * _factor(layout.time_unit, "time")
     scale = _factor(layout.cop_unit, "length")
-    parts = {tracksys: layout.net} | {f"{tracksys}{side}": cols for side, cols in sides.items()}
     return [
         _cop_recording(table, time_s, cols, scale, tracksys=label, athlete=athlete)
         for label, cols in parts.items()
     ]
+
+
+def _present(cols: CopColumns, header: tuple[str, ...]) -> CopColumns:
+    """`cols` without the vertical force when the file lacks that column (it is optional)."""
+    if cols.vertical is None or cols.vertical in header:
+        return cols
+    return CopColumns(cols.ml, cols.ap)
 
 
 def _factor(unit: str, dimension: str) -> float:
@@ -114,11 +131,14 @@ def _factor(unit: str, dimension: str) -> float:
 def _cop_recording(
     table: Table, time_s: FloatArray, cols: CopColumns, scale: float, *, tracksys: str, athlete: str
 ) -> Recording:
-    values = np.column_stack([table.column(cols.ml), table.column(cols.ap)]) * scale
+    columns = [table.column(cols.ml) * scale, table.column(cols.ap) * scale]
+    if cols.vertical is not None:
+        columns.append(table.column(cols.vertical))  # N, already SI
+    values = np.column_stack(columns)
     return Recording(
         time_s=time_s,
         values=values,
-        channels=cop_channels(),
+        channels=cop_channels(force=cols.vertical is not None),
         nominal_fs_hz=nominal_fs_hz(time_s),
         tracksys=tracksys,
         athlete=athlete,

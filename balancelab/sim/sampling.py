@@ -55,6 +55,7 @@ class Kinematics:
     phi_acc: FloatArray = field(init=False)
     vertical: FloatArray = field(init=False)
     landing_acc: FloatArray = field(init=False)
+    trunk_acc: FloatArray = field(init=False)
     board_spike: FloatArray = field(init=False)
     stance_ml: FloatArray = field(init=False)
     support: NDArrayBool = field(init=False)
@@ -66,6 +67,7 @@ class Kinematics:
         self.phi, self.phi_rate, self.phi_acc = (np.zeros(z2) for _ in range(3))
         self.vertical = np.zeros(self.n)
         self.landing_acc = np.zeros(z2)
+        self.trunk_acc = np.zeros(z2)
         self.board_spike = np.zeros((self.n, 3))
         self.stance_ml = np.zeros(self.n)
         self.support = np.zeros(self.n, dtype=bool)
@@ -157,9 +159,13 @@ def record_sensors(
     *,
     board: BoardParams,
     height_m: float,
+    mass_kg: float,
     header: RecordingHeader,
 ) -> tuple[list[Recording], list[SensorTruth]]:
-    """One Recording and its SensorTruth per spec; `k` at `fs` (Hz), one child stream each."""
+    """One Recording and its SensorTruth per spec; `k` at `fs` (Hz), one child stream each.
+
+    `height_m` and `mass_kg` are the athlete's (body IMU heights, plate forces).
+    """
     recordings, sensor_truths = [], []
     for spec, ss in zip(specs, sensor_ss.spawn(len(specs)), strict=True):
         rng = np.random.default_rng(ss)
@@ -170,8 +176,8 @@ def record_sensors(
             channels = imu_channels(spec.tracked_point, gyro=spec.gyro)
             s2s = {spec.tracked_point: mount}
         else:
-            t, values, truth = _sample_cop(k, fs, spec, rng)
-            channels, s2s, lost = cop_channels(), {}, 0
+            t, values, truth = _sample_cop(k, fs, spec, rng, mass_kg=mass_kg)
+            channels, s2s, lost = cop_channels(force=spec.vertical_force), {}, 0
         recordings.append(
             Recording(
                 time_s=t,
@@ -237,7 +243,7 @@ def _sample_imu(
             omega=k.omega,
             alpha=k.alpha,
             vertical=k.vertical,
-            translation=k.landing_acc,
+            translation=k.landing_acc + k.trunk_acc,
         )
         tilt = k.theta
     out = apply_imu_errors(spec, errors, _interp(true, fs, f), _interp(true, fs, w), rng)
@@ -262,7 +268,7 @@ def _sample_imu(
 
 
 def _sample_cop(
-    k: Kinematics, fs: float, spec: CopSpec, rng: np.random.Generator
+    k: Kinematics, fs: float, spec: CopSpec, rng: np.random.Generator, *, mass_kg: float
 ) -> tuple[FloatArray, FloatArray, SensorTruth]:
     n = math.floor(k.n / fs * spec.fs_hz)
     t = np.arange(n) / spec.fs_hz
@@ -270,6 +276,11 @@ def _sample_cop(
     clean = _interp(t, fs, np.column_stack([ml, k.cop[:, 0]]))
     offset = rng.uniform(-1, 1, 2) * spec.offset_max_m
     values = clean + offset + rng.standard_normal((n, 2)) * spec.noise_sd_m
+    if spec.vertical_force:
+        force = _interp(t, fs, _stance_force(k, fs, spec, rng, mass_kg=mass_kg)[:, None])
+        values = np.column_stack(
+            [values, force[:, 0] + rng.standard_normal(n) * spec.force_noise_sd_n]
+        )
     truth = SensorTruth(
         tracksys=spec.tracksys,
         tracked_point="cop",
@@ -284,6 +295,23 @@ def _sample_cop(
         cop_noise_sd_m=spec.noise_sd_m,
     )
     return t, values, truth
+
+
+def _stance_force(
+    k: Kinematics, fs: float, spec: CopSpec, rng: np.random.Generator, *, mass_kg: float
+) -> FloatArray:
+    """Vertical force under the stance foot (N) at `fs`: m (g + a_z), less each touch-down's
+    share (drawn from `spec.touchdown_unload`), never below 0 (flight).
+
+    a_z is the body's vertical kinematic acceleration (`k.vertical`: landings, touch-down jolts);
+    the pendulum's own vertical acceleration (h ω², < 0.01 m/s^2) is left out.
+    """
+    unload = np.zeros(k.n)
+    for start, stop in true_runs(k.support):
+        unload[start:stop] = rng.uniform(*spec.touchdown_unload)
+    ramp = np.hanning(max(3, round(spec.unload_ramp_s * fs)))
+    unload = np.convolve(unload, ramp / ramp.sum())[: k.n]  # causal: the load moves in ramp_s
+    return np.maximum(mass_kg * (G + k.vertical) * (1.0 - unload), 0.0)
 
 
 def iter_batches(recording: Recording, batch_s: float) -> Iterator[tuple[FloatArray, FloatArray]]:

@@ -73,14 +73,33 @@ class ImuSpec:
 
 @dataclass(frozen=True)
 class CopSpec:
-    """A force plate giving the COP (m): white noise SD and a fixed offset drawn +-max."""
+    """A force plate under the stance foot giving the COP (m): white noise SD and a fixed offset
+    drawn +-max; with `vertical_force` also the vertical force (N) with white noise.
+
+    The force is m (g + a_z) times the share left on the stance foot: a free-foot touch-down
+    takes a share drawn per touch-down uniformly in `touchdown_unload` (our choice: a foot put
+    down to catch a loss of balance carries roughly 20-60 % of body weight), loaded and unloaded
+    over `unload_ramp_s`. Plate noise 0.5 N: AMTI-class plates are quoted at ~0.1-1 N.
+    """
 
     tracksys: str = "simplate"
     fs_hz: float = 100.0
     noise_sd_m: float = 0.00002
     offset_max_m: float = 0.0
+    vertical_force: bool = True
+    force_noise_sd_n: float = 0.5
+    touchdown_unload: tuple[float, float] = (0.2, 0.6)
+    unload_ramp_s: float = 0.1
     manufacturer: str = "balancelab"
     model: str = "simulated force plate"
+
+    def __post_init__(self) -> None:
+        low, high = self.touchdown_unload
+        if not 0 <= low <= high <= 1 or not self.unload_ramp_s > 0:
+            raise SimulationError(
+                "CopSpec touchdown_unload must be shares 0 <= low <= high <= 1 and "
+                f"unload_ramp_s > 0, got {self.touchdown_unload} and {self.unload_ramp_s}"
+            )
 
 
 SensorSpec = ImuSpec | CopSpec

@@ -125,7 +125,7 @@ def _weak_left_sessions(seed: int) -> tuple[list[FakeTrial], float]:
     trials = []
     for trial in rec.trials:
         window = (rec.time_s >= trial.onset_s + 2.0) & (rec.time_s < trial.end_s)
-        ml, ap = (1000 * (c - c.mean()) for c in rec.values[window].T)
+        ml, ap = (1000 * (c - c.mean()) for c in rec.values[window][:, :2].T)
         metrics = {
             "sway_area_95": prediction_ellipse(ap, ml, unit="mm").metric(),
             "mean_velocity": mean_velocity(ap, ml, rec.nominal_fs_hz, unit="mm"),

@@ -57,6 +57,7 @@ IMU_SPEC = StreamSpec(
     {"board": ((0.0, 1.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 0.0, 1.0))},
 )
 COP_SPEC = StreamSpec("wii", cop_channels(), COP_FS_HZ)
+PLATE_SPEC = StreamSpec("plate", cop_channels(force=True), COP_FS_HZ)
 
 
 def imu_data(n: int, seed: int = 1) -> tuple[FloatArray, FloatArray]:
@@ -113,14 +114,14 @@ def test_values_times_and_gaps_round_trip_bit_for_bit(tmp_path: Path) -> None:
 
 def test_on_disk_units_follow_format_md(tmp_path: Path) -> None:
     with open_session(
-        tmp_path, athlete="ana01", start_utc=START_UTC, task="units", streams=[COP_SPEC, MAG_SPEC]
+        tmp_path, athlete="ana01", start_utc=START_UTC, task="units", streams=[PLATE_SPEC, MAG_SPEC]
     ) as writer:
-        writer.append("wii", [0.0, 0.01], [[0.0123, -0.1], [np.nan, 2.5e-9]])
+        writer.append("plate", [0.0, 0.01], [[0.0123, -0.1, 687.25], [np.nan, 2.5e-9, 0.5]])
         writer.append("mag", [0.0], [[4.8e-5, -1.2e-6, 1e-9, 0.0, 0.5, np.pi / 2]])
-    cop_paths, mag_paths = writer.paths("wii"), writer.paths("mag")
+    cop_paths, mag_paths = writer.paths("plate"), writer.paths("mag")
     assert read_text(cop_paths.motion_tsv) == [
-        ["0.0", "12.3", "-100"],
-        ["0.01", "n/a", "0.0000025"],
+        ["0.0", "12.3", "-100", "687.25"],
+        ["0.01", "n/a", "0.0000025", "0.5"],
     ]
     units = {row[0]: row[4] for row in read_text(mag_paths.channels_tsv)[1:]}
     assert units == {
@@ -140,10 +141,13 @@ def test_on_disk_units_follow_format_md(tmp_path: Path) -> None:
         "28.64788975654116",
         "90.0",
     ]
-    assert {row[4] for row in read_text(cop_paths.channels_tsv)[1:]} == {"s", "mm"}
+    cop_rows = read_text(cop_paths.channels_tsv)[1:]
+    assert {row[4] for row in cop_rows} == {"s", "mm", "N"}
+    # FORMAT.md: the optional vertical force is type MISC, units N, component z.
+    assert cop_rows[-1][:5] == ["cop_force_z", "z", "MISC", "cop", "N"]
     cop = read_recording(cop_paths.motion_tsv)
-    assert [c.units for c in cop.channels] == ["m", "m"]
-    np.testing.assert_array_equal(cop.values, [[0.0123, -0.1], [np.nan, 2.5e-9]])
+    assert [c.units for c in cop.channels] == ["m", "m", "N"]
+    np.testing.assert_array_equal(cop.values, [[0.0123, -0.1, 687.25], [np.nan, 2.5e-9, 0.5]])
 
 
 MAG_SPEC = StreamSpec(

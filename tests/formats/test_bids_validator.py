@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from balancelab.formats.bids_writer import open_session
 from balancelab.formats.dataset import recover_dataset
 from tests.formats.test_bids_recovery import break_last_line
-from tests.formats.test_bids_roundtrip import write_example_session
+from tests.formats.test_bids_roundtrip import (
+    PLATE_SPEC,
+    START_UTC,
+    TRIALS,
+    cop_data,
+    write_example_session,
+)
 from tests.support.validator import ValidatorReport, run_validator
 
 ACCEPTED_WARNINGS = {
@@ -22,6 +31,17 @@ def assert_valid(report: ValidatorReport) -> None:
 
 def test_a_fresh_session_has_zero_validator_errors(tmp_path: Path) -> None:
     write_example_session(tmp_path)
+    assert_valid(run_validator(tmp_path))
+
+
+def test_a_plate_with_vertical_force_has_zero_validator_errors(tmp_path: Path) -> None:
+    """FORMAT.md's optional vertical force (MISC, N, component z) is valid Motion-BIDS."""
+    time_s, cop_m = cop_data(120)
+    with open_session(
+        tmp_path, athlete="ana01", start_utc=START_UTC, task="plate", streams=[PLATE_SPEC]
+    ) as writer:
+        writer.append("plate", time_s, np.column_stack([cop_m, np.full(time_s.size, 700.0)]))
+        writer.add_trial(TRIALS[0])
     assert_valid(run_validator(tmp_path))
 
 

@@ -27,7 +27,7 @@ def _measures(trial_type: TrialType, side: Side, vision: Vision = Vision.OPEN) -
     for seed in SEEDS:
         session, _ = simulate_session(_holds(spec), seed=seed)
         rec = session.recordings[0]
-        cop_cm = rec.values[trial_window(rec, session.trials[0])] * 100
+        cop_cm = rec.values[trial_window(rec, session.trials[0]), :2] * 100
         out.append(sway_measures(cop_cm, rec.nominal_fs_hz))
     return np.asarray(np.mean(out, axis=0))
 
@@ -104,7 +104,7 @@ def test_weaker_side_sways_more_by_the_recorded_factor() -> None:
         factor = truth.side_factors["left"] / truth.side_factors["right"]
         rec = session.recordings[0]
         for trial in session.trials:
-            cop = rec.values[trial_window(rec, trial)]
+            cop = rec.values[trial_window(rec, trial), :2]
             ms[trial.side].append(float(np.mean(np.sum((cop - cop.mean(axis=0)) ** 2, axis=1))))
     ratio = float(np.sqrt(np.mean(ms[Side.LEFT]) / np.mean(ms[Side.RIGHT])))
     # The model is linear in the noise, so the expected RMS ratio is the factor exactly. A 40-s
