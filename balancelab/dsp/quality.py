@@ -35,6 +35,8 @@ class QualityCode(StrEnum):
     NAN_INPUT = "nan_input"
     NO_VARIATION = "no_variation"
     OUT_OF_RANGE = "out_of_range"
+    SHORT_REFERENCE = "short_reference"
+    REFERENCE_FALLBACK = "reference_fallback"
 
 
 MESSAGES: Mapping[QualityCode, str] = {
@@ -47,6 +49,8 @@ MESSAGES: Mapping[QualityCode, str] = {
     QualityCode.NAN_INPUT: "the input contains missing (NaN) or infinite samples",
     QualityCode.NO_VARIATION: "the signal does not vary (constant), so this is undefined or zero",
     QualityCode.OUT_OF_RANGE: "values beyond the floating-point range of this computation",
+    QualityCode.SHORT_REFERENCE: "the pooled quiet reference is short, so its threshold is rough",
+    QualityCode.REFERENCE_FALLBACK: "no quiet stance to compare with: the threshold is a fallback",
 }
 
 

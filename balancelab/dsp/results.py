@@ -1,7 +1,9 @@
 """The result of one measure: value (or None), unit, method, settings and quality flags.
 
 `Metric` is what `balancelab analyze --json` prints per metric key (science/METRICS.md). A value is
-either a finite float or None; None always comes with at least one quality flag saying why.
+either a finite float or None; None always comes with at least one quality flag saying why. A
+metric may carry `interval_90` = (low, high), a 90 % interval of the value in its unit (`high` None
+when the upper end is unbounded, e.g. a TTS that may never stabilize).
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from balancelab.dsp.quality import QualityFlag
 from balancelab.errors import InvalidArgumentError
 
 SettingValue = str | int | float | bool | None | tuple[float, ...]
-JsonValue = str | int | float | bool | None | list[float] | list[dict[str, str]] | dict[str, object]
+JsonValue = (
+    str
+    | int
+    | float
+    | bool
+    | None
+    | list[float]
+    | list[float | None]
+    | list[dict[str, str]]
+    | dict[str, object]
+)
+Interval = tuple[float, float | None]
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class Metric:
     settings: Mapping[str, SettingValue] = field(default_factory=dict)
     quality: tuple[QualityFlag, ...] = ()
     details: Mapping[str, float] = field(default_factory=dict)
+    interval_90: Interval | None = None
 
     def __post_init__(self) -> None:
         if self.value is not None:
@@ -47,6 +61,13 @@ class Metric:
             raise InvalidArgumentError(f"Metric {self.method!r} without a value needs a flag")
         if any(not math.isfinite(v) for v in self.details.values()):
             raise InvalidArgumentError(f"Metric details must be finite, got {dict(self.details)}")
+        if self.interval_90 is not None:
+            low, high = self.interval_90
+            if not math.isfinite(low) or (high is not None and not low <= high < math.inf):
+                raise InvalidArgumentError(
+                    f"Metric interval_90 must be low <= high, both finite (high may be None), "
+                    f"got {self.interval_90}"
+                )
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
 
@@ -77,6 +98,8 @@ class Metric:
         }
         if self.details:
             out["details"] = dict(self.details)
+        if self.interval_90 is not None:
+            out["interval_90"] = list(self.interval_90)
         return out
 
 
