@@ -44,12 +44,17 @@ from balancelab.model import (
     Vision,
 )
 
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 # Cut out of a TTS reference hold around each touch-down: (before, after) in s.
 TOUCHDOWN_EXCISE_S = (1.0, 2.0)
 INVALIDATING = (QualityCode.GAP, QualityCode.SATURATION, QualityCode.TOO_SHORT)
 STILL_MAX_SD = {"cop": 5.0, "board": 3.0, "lowback": 0.3, "sternum": 0.3}
 QUIET_S = 1.0  # quiet window at a landing trial's start used for the static tilt correction
+# The quiet stance before a landing (a TTS reference) runs from the trial onset + SETTLE (getting
+# onto the test leg) to the impact - MARGIN (the movement: a 0.6-s step-down or a hop's push and
+# flight of ~0.65 s, and the low-pass's spread of the impact), in s.
+PRE_LANDING_SETTLE_S = 1.0
+PRE_IMPACT_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,8 @@ def _metric_json(metric: Metric) -> dict[str, object]:
         out["quality"] = [f.to_dict() for f in metric.quality]
     if metric.details:
         out["details"] = dict(metric.details)
+    if metric.interval_90 is not None:
+        out["interval_90"] = list(metric.interval_90)
     return out
 
 
@@ -400,9 +407,43 @@ def _impact_s(
     return start + (int(np.nanargmax(speed)) + 1) / sig_fs(sig), ()
 
 
-def _landing_trace(sig: _Signals, window: events.TrialWindow, s: AnalysisSettings) -> FloatArray:
-    """The whole trial's trace (body: tilt corrected from the trial's first QUIET_S)."""
-    rows = _rows(sig.time_s, window.trial.onset_s - 2.0, window.trial.end_s)
+@dataclass(frozen=True)
+class _Landing:
+    """A landing trial: its impact (session clock, s; None if not found), the flags of finding
+    it, the whole trial's trace with its times (s), and the quiet stance before the movement
+    about the landing window's stable level (empty without an impact)."""
+
+    window: events.TrialWindow
+    impact_s: float | None
+    impact_flags: tuple[QualityFlag, ...]
+    time_s: FloatArray
+    trace: FloatArray
+    stance: FloatArray
+
+
+def _landing(
+    sig: _Signals, window: events.TrialWindow, impact_s: float | None, s: AnalysisSettings
+) -> _Landing:
+    """The landing trial with its impact: `impact_s` if given (another sensor), else detected."""
+    flags: tuple[QualityFlag, ...] = ()
+    if impact_s is None:
+        impact_s, flags = _impact_s(sig, window)
+    rows = _rows(sig.time_s, window.trial.onset_s, window.trial.end_s)
+    time_s, trace = sig.time_s[rows], _landing_trace(sig, rows, window, s)
+    after = trace[:0] if impact_s is None else trace[_rows(time_s, impact_s, window.trial.end_s)]
+    if impact_s is None or after.shape[0] == 0:
+        return _Landing(window, impact_s, flags, time_s, trace, trace[:0])
+    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    level = stabilization.stable_level(trace[_rows(time_s, impact_s, stop)], s.fs_hz)
+    start = window.trial.onset_s + PRE_LANDING_SETTLE_S
+    stance = trace[_rows(time_s, start, impact_s - PRE_IMPACT_MARGIN_S)] - level
+    return _Landing(window, impact_s, flags, time_s, trace, stance)
+
+
+def _landing_trace(
+    sig: _Signals, rows: slice, window: events.TrialWindow, s: AnalysisSettings
+) -> FloatArray:
+    """The trace over `rows` (body: tilt corrected from the trial's first QUIET_S)."""
     if sig.point not in ("lowback", "sternum"):
         return _window_trace(sig, rows, s)
     quiet = sig.trace[_rows(sig.time_s, window.trial.onset_s, window.trial.onset_s + QUIET_S)]
@@ -413,17 +454,18 @@ def _landing_metrics(
     sig: _Signals,
     recording: Recording,
     *,
-    window: events.TrialWindow,
+    trial: _Landing,
     impact_s: float,
     holds: Sequence[FloatArray],
+    pre_landing: Sequence[FloatArray],
     s: AnalysisSettings,
 ) -> dict[str, Metric]:
-    onset, fs = window.trial.onset_s, s.fs_hz
-    full = _landing_trace(sig, window, s)
-    t = sig.time_s[_rows(sig.time_s, onset - 2.0, window.trial.end_s)]
-    landing = full[_rows(t, impact_s, min(window.trial.end_s, impact_s + s.landing_max_s))]
-    pre = full[_rows(t, onset - 2.0, onset)]
-    reference, ref_flags = stabilization.choose_reference(landing, fs, holds=holds, pre_trial=pre)
+    window, onset, fs = trial.window, trial.window.trial.onset_s, s.fs_hz
+    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    landing = trial.trace[_rows(trial.time_s, impact_s, stop)]
+    reference, ref_flags = stabilization.choose_reference(
+        landing, fs, holds=holds, pre_landing=pre_landing
+    )
     tts = stabilization.time_to_stabilization(
         landing,
         fs,
@@ -436,6 +478,11 @@ def _landing_metrics(
     ).with_flags(*ref_flags)
     if reference.source == "single_leg_hold":
         tts = tts.with_settings(reference_touchdown_cut_s=TOUCHDOWN_EXCISE_S)
+    if reference.source == "pre_trial_stance":
+        tts = tts.with_settings(
+            reference_after_onset_s=PRE_LANDING_SETTLE_S,
+            reference_before_impact_s=PRE_IMPACT_MARGIN_S,
+        )
     metrics = {"tts": tts}
     if sig.acc is not None and sig.point != "board":
         raw = recording.values[_rows(recording.time_s, impact_s, window.trial.end_s), :3]
@@ -451,16 +498,14 @@ def _landing_metrics(
 
 def _analyze_landing(
     sig: _Signals,
-    window: events.TrialWindow,
+    trial: _Landing,
     recording: Recording,
     *,
     holds: Sequence[FloatArray],
-    impact_s: float | None,
+    pre_landing: Sequence[FloatArray],
     s: AnalysisSettings,
 ) -> TrialAnalysis:
-    flags: tuple[QualityFlag, ...] = ()
-    if impact_s is None:
-        impact_s, flags = _impact_s(sig, window)
+    window, impact_s, flags = trial.window, trial.impact_s, trial.impact_flags
     settings = dict(s.record())
     if impact_s is None:
         missing = Metric(
@@ -471,7 +516,15 @@ def _analyze_landing(
     rows = _rows(sig.time_s, impact_s, stop)
     flags += _window_flags(sig, rows, recording, (impact_s, stop), s)
     settings.update(impact_s=round(impact_s, 4), window_start_s=impact_s, window_stop_s=stop)
-    metrics = _landing_metrics(sig, recording, window=window, impact_s=impact_s, holds=holds, s=s)
+    metrics = _landing_metrics(
+        sig,
+        recording,
+        trial=trial,
+        impact_s=impact_s,
+        holds=holds,
+        pre_landing=pre_landing,
+        s=s,
+    )
     return _trial(window, flags, (), metrics, settings)
 
 
@@ -521,22 +574,24 @@ def analyze_recording(
     )
     results: dict[int, TrialAnalysis] = {}
     references: dict[tuple[Side, Surface, Vision], list[FloatArray]] = {}
-    for w in windows:
-        if w.kind == "landing":
-            continue
-        result, trace = _analyze_hold(sig, w, recording, s)
-        results[w.trial_index] = result
-        if _is_quiet_hold(w.trial, result):
-            time_s = sig.time_s[_rows(sig.time_s, w.start_s, w.stop_s)]
-            quiet = _without_touchdowns(trace, time_s, result.touchdowns_s)
-            references.setdefault(_condition(w.trial), []).append(quiet)
-    for w in windows:
-        if w.kind == "landing":
-            impact = (impacts_s or {}).get(w.trial_index)
-            holds = references.get(_condition(w.trial), [])
-            results[w.trial_index] = _analyze_landing(
-                sig, w, recording, holds=holds, impact_s=impact, s=s
-            )
+    landings = [
+        _landing(sig, w, (impacts_s or {}).get(w.trial_index), s)
+        for w in windows
+        if w.kind == "landing"
+    ]
+    stances: dict[tuple[Side, Surface, Vision], list[FloatArray]] = {}
+    for landing in landings:
+        stances.setdefault(_condition(landing.window.trial), []).append(landing.stance)
+    for landing in landings:
+        condition = _condition(landing.window.trial)
+        results[landing.window.trial_index] = _analyze_landing(
+            sig,
+            landing,
+            recording,
+            holds=references.get(condition, []),
+            pre_landing=stances[condition],
+            s=s,
+        )
     trials = tuple(results[i] for i in sorted(results))
     summary = symmetry.summarize(trials, s.typical_cv_pct)
     return RecordingAnalysis(recording.tracksys, sig.point, trials, summary)

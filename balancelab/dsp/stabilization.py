@@ -41,6 +41,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from balancelab.dsp import tts_interval
 from balancelab.dsp.preprocess import finite_segments
 from balancelab.dsp.quality import (
     QualityCode,
@@ -66,7 +67,8 @@ DEFAULT_MIN_EXCURSION_S = 1.0
 DEFAULT_TAIL_REFERENCE_S = 2.0
 DEFAULT_DPSI_WINDOW_S = 3.0
 DEFAULT_PEAK_SEARCH_S = 0.5
-MIN_REFERENCE_S = 2.0
+MIN_PIECE_S = 1.0  # shortest gap-free piece of a reference that counts
+SHORT_REFERENCE_S = 6.0  # a pooled reference shorter than this is flagged
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,14 @@ class QuietReference:
     """Quiet-stance traces (same signal and unit as the landing) and where they came from.
 
     Several traces are separately recorded pieces (e.g. every quiet single-leg hold of the side in
-    the session): the threshold pools them without letting a window span two pieces.
+    the session): the threshold pools them without letting a window span two pieces. Each piece
+    is taken about its own mean, unless `about_own_mean` is False: then the caller has already
+    subtracted a level (the stance before a landing, about that landing's stable-state level).
     """
 
     traces: tuple[FloatArray, ...]
     source: ReferenceSource
+    about_own_mean: bool = True
 
     def __post_init__(self) -> None:
         check_choice("source", self.source, REFERENCE_SOURCES)
@@ -108,31 +113,38 @@ def choose_reference(
     fs: float,
     *,
     holds: Sequence[ArrayLike] = (),
-    pre_trial: ArrayLike | None = None,
+    pre_landing: Sequence[ArrayLike] = (),
     tail_s: float = DEFAULT_TAIL_REFERENCE_S,
 ) -> tuple[QuietReference, tuple[QualityFlag, ...]]:
     """The TTS reference as METRICS.md orders it, and the flags the choice raises.
 
-    The quiet single-leg holds given (the caller passes those of the landing's side, surface and
-    vision; pooled: every gap-free piece of >= 2 s) if there are any, else >= 2 s of gap-free
-    quiet stance just before the trial, else the last `tail_s` of the landing window itself
-    (flagged: it biases TTS towards 0).
+    The caller passes the quiet single-leg holds and the quiet stances before each landing (each
+    about its own landing's `stable_level`: the level the landing's TTS is judged about, so the
+    reference keeps the slow sway a 2-s piece about its own mean would lose) of the landing's
+    side, surface and vision. Pooled: every gap-free piece of >= MIN_PIECE_S of the
+    holds if there is one, else of the pre-landing stances, else the last `tail_s` of the landing
+    window itself (flagged `reference_fallback`: it biases TTS towards 0). A pooled reference
+    shorter than SHORT_REFERENCE_S is flagged `short_reference`.
     """
     fs = check_positive("fs", fs)
-    min_n = MIN_REFERENCE_S * fs
-    usable = tuple(piece for h in holds for piece in _finite_pieces("hold", h, min_n))
-    if usable:
-        return QuietReference(usable, "single_leg_hold"), ()
-    if pre_trial is not None:
-        pre = _finite_pieces("pre_trial", pre_trial, min_n)
-        if pre:
-            return QuietReference((max(pre, key=len),), "pre_trial_stance"), ()
+    min_n = MIN_PIECE_S * fs
+    candidates: tuple[tuple[ReferenceSource, Sequence[ArrayLike]], ...] = (
+        ("single_leg_hold", holds),
+        ("pre_trial_stance", pre_landing),
+    )
+    for source, traces in candidates:
+        usable = tuple(piece for t in traces for piece in _finite_pieces(source, t, min_n))
+        if usable:
+            reference = QuietReference(usable, source, about_own_mean=source != "pre_trial_stance")
+            if reference.n_samples >= SHORT_REFERENCE_S * fs:
+                return reference, ()
+            detail = f"{reference.n_samples / fs:.1f} s pooled < {SHORT_REFERENCE_S:g} s"
+            return reference, (make_flag(QualityCode.SHORT_REFERENCE, detail),)
     x = as_float_array("window", window, ndim=(1, 2))
     n_tail = max(2, round(check_positive("tail_s", tail_s) * fs))
     flag = make_flag(
-        QualityCode.TOO_SHORT,
-        f"no quiet reference of >= {MIN_REFERENCE_S:g} s: threshold from the last {tail_s:g} s "
-        "of the landing window",
+        QualityCode.REFERENCE_FALLBACK,
+        f"no quiet stance of >= {MIN_PIECE_S:g} s: threshold from the last {tail_s:g} s",
     )
     return QuietReference((x[-n_tail:],), "window_tail"), (flag,)
 
@@ -158,6 +170,32 @@ def moving_rms(x: ArrayLike, fs: float, window_s: float = DEFAULT_RMS_WINDOW_S) 
     return np.asarray(np.sqrt(np.maximum(mean_square, 0.0)), dtype=np.float64)
 
 
+def reference_envelopes(
+    reference: QuietReference | ArrayLike, fs: float, window_s: float = DEFAULT_RMS_WINDOW_S
+) -> list[FloatArray]:
+    """The moving RMS of each piece of the reference (about its mean, see QuietReference).
+
+    Only whole windows count where a piece is long enough to have them (as for the landing).
+    """
+    if not isinstance(reference, QuietReference):
+        reference = QuietReference(
+            (as_float_array("reference", reference, ndim=(1, 2)),), "window_tail"
+        )
+    half = max(1, round(window_s * fs / 2))
+    pieces = []
+    for t in reference.traces:
+        e = moving_rms(t - np.mean(t, axis=0) if reference.about_own_mean else t, fs, window_s)
+        pieces.append(e[half : e.size - half] if e.size > 2 * half + 1 else e)
+    return pieces
+
+
+def _reference_sway(reference: QuietReference) -> list[FloatArray]:
+    """The reference's pieces about their level (their mean, unless the caller took it off)."""
+    if not reference.about_own_mean:
+        return list(reference.traces)
+    return [np.asarray(t - np.mean(t, axis=0), dtype=np.float64) for t in reference.traces]
+
+
 def rms_threshold(
     reference: QuietReference | ArrayLike,
     fs: float,
@@ -165,22 +203,8 @@ def rms_threshold(
     window_s: float = DEFAULT_RMS_WINDOW_S,
     k_sd: float = DEFAULT_K_SD,
 ) -> float:
-    """mean + k_sd·SD of the moving RMS of the reference about its mean (unit of the trace).
-
-    A QuietReference of several traces pools their moving RMS, each trace about its own mean.
-    Only whole windows count where a trace is long enough to have them (as for the landing).
-    """
-    traces = (
-        reference.traces
-        if isinstance(reference, QuietReference)
-        else (as_float_array("reference", reference, ndim=(1, 2)),)
-    )
-    half = max(1, round(window_s * fs / 2))
-    pieces = []
-    for t in traces:
-        e = moving_rms(t - np.mean(t, axis=0), fs, window_s)
-        pieces.append(e[half : e.size - half] if e.size > 2 * half + 1 else e)
-    e = np.concatenate(pieces)
+    """mean + k_sd·SD of the reference's moving RMS, its pieces pooled (unit of the trace)."""
+    e = np.concatenate(reference_envelopes(reference, fs, window_s))
     return float(np.mean(e) + k_sd * np.std(e, ddof=1))
 
 
@@ -198,26 +222,44 @@ def settled_from(
     ends before the last sample. 0 when nothing counts; None when a counted excursion is still
     above at the last sample (never settled). With `min_excursion_s` = 0 every excursion counts.
     """
-    above = envelope > threshold
-    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    min_n, dip_n = min_excursion_s * fs, min_dip_s * fs
-    settled = 0
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        if start - settled < dip_n or end - start >= min_n or end >= envelope.size:
-            settled = end
-    if settled >= envelope.size:
-        return None
-    return settled / fs
+    rows = np.asarray(envelope, dtype=np.float64).reshape(1, -1)
+    return settled_from_rows(rows, np.array([threshold]), fs, min_excursion_s, min_dip_s)[0]
+
+
+def settled_from_rows(
+    envelopes: FloatArray,
+    thresholds: FloatArray,
+    fs: float,
+    min_excursion_s: float = DEFAULT_MIN_EXCURSION_S,
+    min_dip_s: float = DEFAULT_RMS_WINDOW_S / 2,
+) -> list[float | None]:
+    """`settled_from` of each row of `envelopes` (m, n) against its own `thresholds` (m,)."""
+    above = (envelopes > thresholds[:, None]).astype(np.int8)
+    pad = np.zeros((above.shape[0], 1), dtype=np.int8)
+    edges = np.diff(np.concatenate([pad, above, pad], axis=1), axis=1)
+    row_starts, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]  # row-major: the k-th end closes the k-th start
+    n, min_n, dip_n = envelopes.shape[1], min_excursion_s * fs, min_dip_s * fs
+    settled = [0] * envelopes.shape[0]
+    for row, start, end in zip(row_starts.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        if start - settled[row] < dip_n or end - start >= min_n or end >= n:
+            settled[row] = end
+    return [None if k >= n else k / fs for k in settled]
 
 
 # ---------------------------------------------------------------- TTS methods
 
 
+def stable_level(x: ArrayLike, fs: float, level_s: float = DEFAULT_LEVEL_S) -> FloatArray:
+    """A landing window's stable-state level: the mean of its last `level_s` s (unit of x)."""
+    values = as_float_array("x", x, ndim=(1, 2))
+    n = max(1, min(values.shape[0], round(level_s * fs)))
+    return np.asarray(np.mean(values[-n:], axis=0), dtype=np.float64)
+
+
 def _about_level(x: FloatArray, fs: float, level_s: float) -> FloatArray:
-    """The trace minus its stable-state level: the mean of its last `level_s` seconds."""
-    n = max(1, min(x.shape[0], round(level_s * fs)))
-    return np.asarray(x - np.mean(x[-n:], axis=0), dtype=np.float64)
+    """The trace minus its stable-state level."""
+    return np.asarray(x - stable_level(x, fs, level_s), dtype=np.float64)
 
 
 def _checked(
@@ -273,21 +315,41 @@ def tts_moving_rms(
         "reference_s": reference.n_samples / fs,
         "rule": "remains_below_to_end",
         "unit": unit,
+        "interval_method": tts_interval.METHOD,
+        "interval_replicates": tts_interval.DEFAULT_REPLICATES,
+        "interval_block_s": tts_interval.DEFAULT_BLOCK_S,
     }
     x, fs, flags = _checked(trace, reference, fs, window_s)
     settings["n"] = x.shape[0]
     if flags:
         return missing("s", "moving_rms", settings, flags)
-    threshold = rms_threshold(reference, fs, window_s=window_s, k_sd=k_sd)
-    envelope = moving_rms(_about_level(x, fs, check_positive("level_s", level_s)), fs, window_s)
+    pieces = reference_envelopes(reference, fs, window_s)
+    pooled = np.concatenate(pieces)
+    threshold = float(np.mean(pooled) + k_sd * np.std(pooled, ddof=1))
+    centred = _about_level(x, fs, check_positive("level_s", level_s))
+    envelope = moving_rms(centred, fs, window_s)
     half = max(1, round(window_s * fs / 2))
     judged = envelope[: envelope.size - half]
-    value = settled_from(judged, threshold, fs, min_excursion_s, min_dip_s=window_s / 2)
+
+    def crossing(e: FloatArray, thr: FloatArray) -> list[float | None]:
+        return settled_from_rows(e, thr, fs, min_excursion_s, min_dip_s=window_s / 2)
+
+    value = crossing(judged[None], np.array([threshold]))[0]
+    interval = tts_interval.interval_90(
+        centred,
+        n_judged=judged.size,
+        reference=_reference_sway(reference),
+        envelopes=pieces,
+        fs=fs,
+        crossing=crossing,
+        window_s=window_s,
+        k_sd=k_sd,
+    )
     details = {"threshold": threshold, "window_end_s": x.shape[0] / fs}
     if value is None:
         flag = make_flag(QualityCode.NEVER_STABILIZED, f"threshold {threshold:.4g} {unit}")
-        return Metric(None, "s", "moving_rms", settings, (flag,), details)
-    return Metric(value, "s", "moving_rms", settings, (), details)
+        return Metric(None, "s", "moving_rms", settings, (flag,), details, interval)
+    return Metric(value, "s", "moving_rms", settings, (), details, interval)
 
 
 def polynomial_crossing(

@@ -25,10 +25,14 @@ def _trial_metrics(trial: TrialAnalysis) -> str:
 
 
 def _metric_text(metric: Metric) -> str:
-    """The value with its unit; a missing one says why (its first flag's code)."""
+    """The value with its unit and 90 % interval; a missing one says why (its first flag)."""
     if metric.value is None and metric.quality:
         return f"- ({metric.quality[0].code})"
-    return format_value(metric.value, metric.unit)
+    text = format_value(metric.value, metric.unit)
+    if metric.interval_90 is not None:
+        low, high = metric.interval_90
+        text += f" ({low:.2f}–{'never' if high is None else f'{high:.2f}'})"
+    return text
 
 
 def _trial_line(number: int, trial: TrialAnalysis) -> str:

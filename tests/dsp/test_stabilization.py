@@ -176,14 +176,20 @@ def test_tts_with_nan_or_too_short_is_flagged() -> None:
 
 
 def test_choose_reference_order_and_fallback_flag() -> None:
+    """Holds, else every pre-landing stance pooled (as given), else the tail; < 6 s flagged."""
     rng = np.random.default_rng(0)
     window = rng.normal(0, 1, (1000, 2))
-    hold, pre = rng.normal(0, 1, (800, 2)), rng.normal(0, 1, (300, 2))
-    assert choose_reference(window, FS, holds=[hold], pre_trial=pre)[0].source == "single_leg_hold"
-    assert choose_reference(window, FS, pre_trial=pre)[0].source == "pre_trial_stance"
-    ref, flags = choose_reference(window, FS, holds=[hold[:150]], pre_trial=pre[:100])
+    hold, pre = rng.normal(0, 1, (800, 2)), rng.normal(0, 1, (5, 160, 2))
+    ref, flags = choose_reference(window, FS, holds=[hold], pre_landing=list(pre))
+    assert ref.source == "single_leg_hold" and ref.about_own_mean and not flags
+    ref, flags = choose_reference(window, FS, pre_landing=list(pre))
+    assert ref.source == "pre_trial_stance" and not ref.about_own_mean
+    assert ref.n_samples == 800 and not flags  # 5 x 1.6 s pooled: 8 s
+    ref, flags = choose_reference(window, FS, pre_landing=list(pre[:3]))
+    assert ref.n_samples == 480 and [f.code for f in flags] == [QualityCode.SHORT_REFERENCE]
+    ref, flags = choose_reference(window, FS, holds=[hold[:90]], pre_landing=[pre[0, :90]])
     assert ref.source == "window_tail" and ref.traces[0].shape == (200, 2)
-    assert flags and "no quiet reference" in flags[0].message
+    assert [f.code for f in flags] == [QualityCode.REFERENCE_FALLBACK]
 
 
 def test_reference_pools_every_hold_without_spanning_two() -> None:
