@@ -16,9 +16,18 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from balancelab.dsp import board, events, orientation, stabilization, sway, symmetry
+from balancelab.dsp import (
+    board,
+    events,
+    orientation,
+    plausibility,
+    stabilization,
+    sway,
+    symmetry,
+)
 from balancelab.dsp.preprocess import (
     detrend_linear,
+    finite_segments,
     gravity_alignment,
     horizontal_acceleration,
     lowpass,
@@ -33,6 +42,7 @@ from balancelab.dsp.quality import (
 from balancelab.dsp.results import Metric, SettingValue
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import (
+    COP_FORCE_CHANNEL,
     FloatArray,
     Outcome,
     Recording,
@@ -47,7 +57,12 @@ from balancelab.model import (
 ANALYSIS_VERSION = "3"
 # Cut out of a TTS reference hold around each touch-down: (before, after) in s.
 TOUCHDOWN_EXCISE_S = (1.0, 2.0)
-INVALIDATING = (QualityCode.GAP, QualityCode.SATURATION, QualityCode.TOO_SHORT)
+INVALIDATING = (
+    QualityCode.GAP,
+    QualityCode.SATURATION,
+    QualityCode.TOO_SHORT,
+    QualityCode.IMPLAUSIBLE,
+)
 STILL_MAX_SD = {"cop": 5.0, "board": 3.0, "lowback": 0.3, "sternum": 0.3}
 QUIET_S = 1.0  # quiet window at a landing trial's start used for the static tilt correction
 # The quiet stance before a landing (a TTS reference) runs from the trial onset + SETTLE (getting
@@ -71,6 +86,9 @@ class AnalysisSettings:
     hold_max_s: float = 30.0
     landing_max_s: float = 10.0
     min_window_s: float = 5.0
+    gap_min_covered: float = 0.8
+    gap_min_segment_s: float = 10.0
+    landing_gap_free_s: float = 3.0
     tts_method: stabilization.TtsMethod = "moving_rms"
     tts_window_s: float = 0.5
     tts_k_sd: float = 3.0
@@ -174,7 +192,8 @@ def _metric_json(metric: Metric) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class _Signals:
-    """A recording on the uniform grid: trace (n, 2) AP/ML, raw acc (n, 3) or None.
+    """A recording on the uniform grid: trace (n, 2) AP/ML, raw acc (n, 3) or None, a plate's
+    vertical force (n,) in N or None.
 
     COP and board traces are not yet low-passed (`cutoff_hz`): each analysed window is filtered
     on its own (`_window_trace`), so what happens outside a trial (stepping off the plate or the
@@ -188,6 +207,7 @@ class _Signals:
     acc: FloatArray | None
     acc_raw_fs: float
     cutoff_hz: float | None = None
+    force_n: FloatArray | None = None
 
 
 def _tracked_point(recording: Recording) -> str:
@@ -207,9 +227,19 @@ def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
     point = _tracked_point(recording)
     if point == "cop":
         raw = 1000.0 * _columns(recording, ("cop_pos_y", "cop_pos_x"))  # AP = y, ML = x (mm)
+        has_force = recording.has_channel(COP_FORCE_CHANNEL)
+        if has_force:
+            raw = np.column_stack([raw, recording.channel(COP_FORCE_CHANNEL)])
         grid = resample_uniform(recording.time_s, raw, s.fs_hz, s.max_gap_s)
         return _Signals(
-            point, "mm", grid.time_s, grid.values, None, recording.nominal_fs_hz, s.cop_cutoff_hz
+            point,
+            "mm",
+            grid.time_s,
+            grid.values[:, :2],
+            None,
+            recording.nominal_fs_hz,
+            s.cop_cutoff_hz,
+            grid.values[:, 2] if has_force else None,
         )
     acc_names = tuple(f"{point}_acc_{a}" for a in "xyz")
     gyr_names = tuple(f"{point}_gyr_{a}" for a in "xyz")
@@ -259,17 +289,50 @@ def _rows(time_s: FloatArray, start_s: float, stop_s: float) -> slice:
 def _window_flags(
     sig: _Signals, rows: slice, recording: Recording, span: tuple[float, float], s: AnalysisSettings
 ) -> tuple[QualityFlag, ...]:
+    """A `gap` flag if any sample of `rows` is missing, and saturation (a landing's window)."""
     flags: list[QualityFlag] = []
     piece = sig.trace[rows]
     if piece.size and not np.all(np.isfinite(piece)):
         lost = int(np.count_nonzero(~np.all(np.isfinite(piece), axis=1)))
         flags.append(make_flag(QualityCode.GAP, f"{lost} of {piece.shape[0]} samples missing"))
-    if sig.acc is not None:
-        raw = recording.values[_rows(recording.time_s, *span), :3]
-        flag = _saturation(raw, s.acc_range_ms2)
-        if flag is not None:
-            flags.append(flag)
-    return tuple(flags)
+    return (*flags, *_saturation_flags(sig, recording, span, s))
+
+
+def _saturation_flags(
+    sig: _Signals, recording: Recording, span: tuple[float, float], s: AnalysisSettings
+) -> tuple[QualityFlag, ...]:
+    """A saturation flag when the raw accelerometer clips within `span` (session clock, s)."""
+    if sig.acc is None:
+        return ()
+    flag = _saturation(recording.values[_rows(recording.time_s, *span), :3], s.acc_range_ms2)
+    return () if flag is None else (flag,)
+
+
+def _hold_segments(
+    trace: FloatArray, window: events.TrialWindow, s: AnalysisSettings
+) -> tuple[list[slice], tuple[QualityFlag, ...]]:
+    """The gap-free segments of a hold's trace and its gap flag (science/METRICS.md, Gaps).
+
+    Without gaps: the whole window. With gaps: its segments, flagged `gap_split` when together
+    they cover >= `gap_min_covered` of the window and the longest lasts >= `gap_min_segment_s`;
+    else `gap` (invalid) and the whole window, so every metric is missing (`nan_input`).
+    """
+    whole = [slice(0, trace.shape[0])]
+    finite = np.all(np.isfinite(trace), axis=1)
+    if np.all(finite):
+        return whole, ()
+    segments = finite_segments(np.where(finite, 0.0, np.nan))
+    lengths = [seg.stop - seg.start for seg in segments]
+    covered = sum(lengths) / max(trace.shape[0], round(window.duration_s * s.fs_hz))
+    longest_s = max(lengths, default=0) / s.fs_hz
+    detail = (
+        f"{covered:.1%} of the window in {len(segments)} gap-free segment(s), "
+        f"longest {longest_s:.1f} s"
+    )
+    if covered >= s.gap_min_covered and longest_s >= s.gap_min_segment_s:
+        return segments, (make_flag(QualityCode.GAP_SPLIT, detail),)
+    needed = f"; needs {s.gap_min_covered:.0%} and one of {s.gap_min_segment_s:g} s"
+    return whole, (make_flag(QualityCode.GAP, detail + needed),)
 
 
 def _saturation(raw: FloatArray, acc_range_ms2: float | None) -> QualityFlag | None:
@@ -323,18 +386,37 @@ def _hold_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
     return piece - np.nanmean(piece, axis=0) if sig.point == "cop" and piece.size else piece
 
 
-def _sway_metrics(trace: FloatArray, fs: float, unit: str) -> dict[str, Metric]:
-    ap, ml = trace[:, 0], trace[:, 1]
+def _sway_metrics(
+    trace: FloatArray, segments: Sequence[slice], fs: float, s: AnalysisSettings, unit: str
+) -> dict[str, Metric]:
+    """Sway metrics over the hold's gap-free `segments` of `trace` (one: the whole window).
+
+    Split by gaps: ellipse, RMS and range of the pooled samples, path and velocity within
+    segments, frequencies from segments >= `gap_min_segment_s` (science/METRICS.md, Gaps).
+    """
+    pieces = [trace[seg] for seg in segments]
+    pooled = np.concatenate(pieces)
+    ap, ml = pooled[:, 0], pooled[:, 1]
     out = {
         "sway_area_95": sway.prediction_ellipse(ap, ml, unit=unit).metric(),
-        "path_length": sway.path_length(ap, ml, unit=unit),
-        "mean_velocity": sway.mean_velocity(ap, ml, fs, unit=unit),
         "rms_ap": sway.rms_about_mean(ap, unit=unit),
         "rms_ml": sway.rms_about_mean(ml, unit=unit),
         "range_ap": sway.value_range(ap, unit=unit),
         "range_ml": sway.value_range(ml, unit=unit),
     }
-    out.update(sway.power_frequencies(ap, ml, fs).metrics())
+    body = unit == "m/s^2"  # lower back or sternum: horizontal acceleration
+    if len(pieces) == 1:
+        out["path_length"] = sway.path_length(ap, ml, unit=unit)
+        out["mean_velocity"] = sway.mean_velocity(ap, ml, fs, unit=unit)
+        out.update(sway.power_frequencies(ap, ml, fs).metrics())
+        if body:
+            out["jerk"] = sway.jerk(ap, ml, fs, unit=unit)
+        return out
+    out["path_length"] = sway.path_length_over(pieces, unit=unit)
+    out["mean_velocity"] = sway.mean_velocity_over(pieces, fs, unit=unit)
+    out.update(sway.power_frequencies_over(pieces, fs, min_segment_s=s.gap_min_segment_s))
+    if body:
+        out["jerk"] = sway.jerk_over(pieces, fs, unit=unit)
     return out
 
 
@@ -351,10 +433,14 @@ def _board_metrics(tilt: FloatArray, fs: float, s: AnalysisSettings) -> dict[str
 
 
 def _touchdowns(sig: _Signals, rows: slice, trace: FloatArray) -> tuple[float, ...]:
+    """Touch-down times (session clock, s) of a single-leg hold: body IMU, else plate force,
+    else COP (`events.detect_touchdowns`)."""
     if sig.point == "board":
         return ()
     if sig.acc is not None:
         times = events.detect_touchdowns(sig_fs(sig), acc_ms2=sig.acc[rows])
+    elif sig.force_n is not None:
+        times = events.detect_touchdowns(sig_fs(sig), force_n=sig.force_n[rows])
     else:
         times = events.detect_touchdowns(sig_fs(sig), cop=trace)
     start = float(sig.time_s[rows.start]) if rows.stop > rows.start else 0.0
@@ -370,20 +456,50 @@ def _analyze_hold(
     sig: _Signals, window: events.TrialWindow, recording: Recording, s: AnalysisSettings
 ) -> tuple[TrialAnalysis, FloatArray]:
     rows = _rows(sig.time_s, window.start_s, window.stop_s)
-    flags = _window_flags(sig, rows, recording, (window.start_s, window.stop_s), s)
     trace = _hold_trace(sig, rows, s)
-    metrics = _sway_metrics(trace, s.fs_hz, sig.unit)
-    if sig.point in ("lowback", "sternum"):
-        metrics["jerk"] = sway.jerk(trace[:, 0], trace[:, 1], s.fs_hz, unit=sig.unit)
+    segments, flags = _hold_segments(trace, window, s)
+    flags += _saturation_flags(sig, recording, (window.start_s, window.stop_s), s)
+    metrics = _sway_metrics(trace, segments, s.fs_hz, s, sig.unit)
     if sig.point == "board":
-        metrics.update(_board_metrics(trace, s.fs_hz, s))
-    touchdowns = _touchdowns(sig, rows, trace) if trace.shape[0] > 10 else ()
-    metrics["touchdowns"] = Metric(len(touchdowns), "count", "touchdowns", {"n": trace.shape[0]})
-    if trace.shape[0] > 10 and np.all(np.isfinite(trace)):
-        still = events.detect_never_still(trace, s.fs_hz, max_sd=STILL_MAX_SD[sig.point])
-        flags += (make_flag(QualityCode.NOT_STILL_AT_START, still.message),) if still else ()
+        metrics.update(_board_metrics(np.concatenate([trace[seg] for seg in segments]), s.fs_hz, s))
+    single_leg = window.trial.trial_type is TrialType.SINGLE_LEG_HOLD
+    touchdowns = _touchdowns(sig, rows, trace) if single_leg and trace.shape[0] > 10 else ()
+    if single_leg:
+        metrics["touchdowns"] = Metric(
+            len(touchdowns), "count", "touchdowns", {"n": trace.shape[0]}
+        )
+    flags += _never_still(trace, segments, sig.point, s)
+    flags += _implausible(sig, rows, metrics, window.trial, s)
     settings = {**s.record(), "window_start_s": window.start_s, "window_stop_s": window.stop_s}
     return _trial(window, flags, touchdowns, metrics, settings), trace
+
+
+def _never_still(
+    trace: FloatArray, segments: Sequence[slice], point: str, s: AnalysisSettings
+) -> tuple[QualityFlag, ...]:
+    """`not_still_at_start` when no gap-free segment (> 10 samples) has a still window."""
+    pieces = [trace[seg] for seg in segments if seg.stop - seg.start > 10]
+    if not pieces or not all(np.all(np.isfinite(p)) for p in pieces):
+        return ()
+    found = [events.detect_never_still(p, s.fs_hz, max_sd=STILL_MAX_SD[point]) for p in pieces]
+    if any(f is None for f in found) or found[0] is None:
+        return ()
+    return (make_flag(QualityCode.NOT_STILL_AT_START, found[0].message),)
+
+
+def _implausible(
+    sig: _Signals, rows: slice, metrics: Mapping[str, Metric], trial: Trial, s: AnalysisSettings
+) -> tuple[QualityFlag, ...]:
+    """`implausible` when the hold is beyond what a standing person can produce."""
+    flag = plausibility.check_plausibility(
+        sig.point,
+        metrics,
+        single_leg=trial.trial_type is TrialType.SINGLE_LEG_HOLD,
+        fs=s.fs_hz,
+        acc_ms2=sig.acc[rows] if sig.acc is not None else None,
+        tilt_deg=sig.trace[rows] if sig.point == "board" else None,
+    )
+    return () if flag is None else (flag,)
 
 
 # ---------------------------------------------------------------- landings
@@ -433,7 +549,7 @@ def _landing(
     after = trace[:0] if impact_s is None else trace[_rows(time_s, impact_s, window.trial.end_s)]
     if impact_s is None or after.shape[0] == 0:
         return _Landing(window, impact_s, flags, time_s, trace, trace[:0])
-    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    stop, _ = _landing_stop(sig, window, impact_s, s)
     level = stabilization.stable_level(trace[_rows(time_s, impact_s, stop)], s.fs_hz)
     start = window.trial.onset_s + PRE_LANDING_SETTLE_S
     stance = trace[_rows(time_s, start, impact_s - PRE_IMPACT_MARGIN_S)] - level
@@ -450,6 +566,27 @@ def _landing_trace(
     return _body_trace(sig.trace[rows], quiet, s)
 
 
+def _landing_stop(
+    sig: _Signals, window: events.TrialWindow, impact_s: float, s: AnalysisSettings
+) -> tuple[float, tuple[QualityFlag, ...]]:
+    """End of a landing's window (session clock, s) and a `gap_truncated` flag if a gap ends it.
+
+    A gap within `landing_gap_free_s` after the impact stays inside the window (its `gap` flag
+    makes the trial invalid); a later gap ends the window where it starts (science/METRICS.md).
+    """
+    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    first = _rows(sig.time_s, impact_s, min(stop, impact_s + s.landing_gap_free_s))
+    if not np.all(np.isfinite(sig.trace[first])):
+        return stop, ()
+    rows = _rows(sig.time_s, impact_s + s.landing_gap_free_s, stop)
+    lost = np.flatnonzero(~np.all(np.isfinite(sig.trace[rows]), axis=1))
+    if lost.size == 0:
+        return stop, ()
+    gap_s = float(sig.time_s[rows.start + int(lost[0])])
+    detail = f"at {gap_s - impact_s:.2f} s after the impact instead of {stop - impact_s:.2f} s"
+    return gap_s, (make_flag(QualityCode.GAP_TRUNCATED, detail),)
+
+
 def _landing_metrics(
     sig: _Signals,
     recording: Recording,
@@ -461,7 +598,7 @@ def _landing_metrics(
     s: AnalysisSettings,
 ) -> dict[str, Metric]:
     window, onset, fs = trial.window, trial.window.trial.onset_s, s.fs_hz
-    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    stop, _ = _landing_stop(sig, window, impact_s, s)
     landing = trial.trace[_rows(trial.time_s, impact_s, stop)]
     reference, ref_flags = stabilization.choose_reference(
         landing, fs, holds=holds, pre_landing=pre_landing
@@ -512,9 +649,9 @@ def _analyze_landing(
             None, "s", s.tts_method, settings, flags or (make_flag(QualityCode.TOO_SHORT),)
         )
         return _trial(window, flags, (), {"tts": missing}, settings)
-    stop = min(window.trial.end_s, impact_s + s.landing_max_s)
+    stop, truncated = _landing_stop(sig, window, impact_s, s)
     rows = _rows(sig.time_s, impact_s, stop)
-    flags += _window_flags(sig, rows, recording, (impact_s, stop), s)
+    flags += _window_flags(sig, rows, recording, (impact_s, stop), s) + truncated
     settings.update(impact_s=round(impact_s, 4), window_start_s=impact_s, window_stop_s=stop)
     metrics = _landing_metrics(
         sig,
@@ -574,6 +711,15 @@ def analyze_recording(
     )
     results: dict[int, TrialAnalysis] = {}
     references: dict[tuple[Side, Surface, Vision], list[FloatArray]] = {}
+    for w in windows:
+        if w.kind == "landing":
+            continue
+        result, trace = _analyze_hold(sig, w, recording, s)
+        results[w.trial_index] = result
+        if _is_quiet_hold(w.trial, result):
+            time_s = sig.time_s[_rows(sig.time_s, w.start_s, w.stop_s)]
+            quiet = _without_touchdowns(trace, time_s, result.touchdowns_s)
+            references.setdefault(_condition(w.trial), []).append(quiet)
     landings = [
         _landing(sig, w, (impacts_s or {}).get(w.trial_index), s)
         for w in windows

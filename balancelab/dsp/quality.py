@@ -35,6 +35,9 @@ class QualityCode(StrEnum):
     NAN_INPUT = "nan_input"
     NO_VARIATION = "no_variation"
     OUT_OF_RANGE = "out_of_range"
+    GAP_SPLIT = "gap_split"
+    GAP_TRUNCATED = "gap_truncated"
+    IMPLAUSIBLE = "implausible"
     SHORT_REFERENCE = "short_reference"
     REFERENCE_FALLBACK = "reference_fallback"
 
@@ -49,6 +52,9 @@ MESSAGES: Mapping[QualityCode, str] = {
     QualityCode.NAN_INPUT: "the input contains missing (NaN) or infinite samples",
     QualityCode.NO_VARIATION: "the signal does not vary (constant), so this is undefined or zero",
     QualityCode.OUT_OF_RANGE: "values beyond the floating-point range of this computation",
+    QualityCode.GAP_SPLIT: "gaps in the window: analysed over its gap-free segments",
+    QualityCode.GAP_TRUNCATED: "a gap ends the analysed window early",
+    QualityCode.IMPLAUSIBLE: "far outside what a person standing can produce: not a balance trial",
     QualityCode.SHORT_REFERENCE: "the pooled quiet reference is short, so its threshold is rough",
     QualityCode.REFERENCE_FALLBACK: "no quiet stance to compare with: the threshold is a fallback",
 }

@@ -11,6 +11,7 @@ with a `no_variation` flag.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -196,6 +197,98 @@ def mean_velocity(
         return missing(unit_out, "mean_velocity", settings, flags)
     duration_s = (a.size - 1) / fs if divisor == "elapsed" else a.size / fs
     return _result(_path(a, m) / duration_s, unit_out, "mean_velocity", settings)
+
+
+def _segment_arrays(name: str, segments: Sequence[ArrayLike]) -> list[FloatArray]:
+    """Each segment as an (n, 2) AP/ML array; at least one segment."""
+    arrays = [as_float_array(name, x, ndim=2) for x in segments]
+    if not arrays or any(x.shape[1] != 2 for x in arrays):
+        shapes = [x.shape for x in arrays]
+        raise InvalidArgumentError(f"{name} must be one or more (n, 2) AP/ML arrays, got {shapes}")
+    return arrays
+
+
+def path_length_over(segments: Sequence[ArrayLike], *, unit: str) -> Metric:
+    """Path length of a trace split by gaps: Σ over segments of Σ sqrt(Δap² + Δml²) within each
+    (n_i, 2) segment, never across a gap; in the trace unit."""
+    arrays = _segment_arrays("segments", segments)
+    _check_unit(unit)
+    settings: dict[str, SettingValue] = {"n": sum(x.shape[0] for x in arrays)}
+    settings["segments"] = len(arrays)
+    flags = input_flags(*(x.ravel() for x in arrays), min_n=1)
+    if flags:
+        return missing(unit, "path_length", settings, flags)
+    path = sum(_path(x[:, 0], x[:, 1]) for x in arrays)
+    return _result(path, unit, "path_length", settings)
+
+
+def mean_velocity_over(segments: Sequence[ArrayLike], fs: float, *, unit: str) -> Metric:
+    """Mean speed of a trace split by gaps: the summed path within segments / the covered time
+    Σ (n_i − 1)/fs (the `elapsed` divisor of `mean_velocity`), in trace unit per s."""
+    arrays = _segment_arrays("segments", segments)
+    fs = check_positive("fs", fs)
+    unit_out = per_second_unit(_check_unit(unit))
+    settings: dict[str, SettingValue] = {"n": sum(x.shape[0] for x in arrays), "fs": fs}
+    settings.update(divisor="elapsed", segments=len(arrays))
+    covered_s = sum(x.shape[0] - 1 for x in arrays) / fs
+    flags = input_flags(*(x.ravel() for x in arrays), min_n=1)
+    if not flags and covered_s <= 0:
+        flags = (make_flag(QualityCode.TOO_SHORT, "no segment has 2 samples"),)
+    if flags:
+        return missing(unit_out, "mean_velocity", settings, flags)
+    path = sum(_path(x[:, 0], x[:, 1]) for x in arrays)
+    return _result(path / covered_s, unit_out, "mean_velocity", settings)
+
+
+def jerk_over(segments: Sequence[ArrayLike], fs: float, *, unit: str = "m/s^2") -> Metric:
+    """`jerk` of an acceleration trace split by gaps: ½·fs²·mean(Δa_AP² + Δa_ML²) over the
+    differences within segments (½∫ȧ²dt over the covered time), in m^2/s^6."""
+    arrays = _segment_arrays("segments", segments)
+    fs = check_positive("fs", fs)
+    unit_out = squared_unit(per_second_unit(_check_unit(unit)))
+    settings: dict[str, SettingValue] = {"fs": fs, "n": sum(x.shape[0] for x in arrays)}
+    settings.update(per_second=True, segments=len(arrays))
+    steps = [np.diff(x, axis=0) for x in arrays]
+    flags = input_flags(*(x.ravel() for x in arrays), min_n=1)
+    if not flags and sum(d.shape[0] for d in steps) == 0:
+        flags = (make_flag(QualityCode.TOO_SHORT, "no segment has 2 samples"),)
+    if flags:
+        return missing(unit_out, "jerk_mancini_per_s", settings, flags)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rate = float(np.mean(np.concatenate([np.sum(d**2, axis=1) for d in steps]))) * fs * fs
+    return _result(0.5 * rate, unit_out, "jerk_mancini_per_s", settings)
+
+
+def power_frequencies_over(
+    segments: Sequence[ArrayLike],
+    fs: float,
+    *,
+    min_segment_s: float,
+    band_hz: tuple[float, float] = DEFAULT_BAND_HZ,
+) -> dict[str, Metric]:
+    """`f50`/`f95` of a trace split by gaps: `power_frequencies` of each (n_i, 2) segment of at
+    least `min_segment_s`, averaged weighted by segment length; None (`too_short`) if none is."""
+    arrays = _segment_arrays("segments", segments)
+    fs = check_positive("fs", fs)
+    shortest = check_positive("min_segment_s", min_segment_s)
+    used = [x for x in arrays if x.shape[0] >= shortest * fs]
+    found = [(x.shape[0], power_frequencies(x[:, 0], x[:, 1], fs, band_hz=band_hz)) for x in used]
+    parts = [(n, p) for n, p in found if p.f50_hz is not None and p.f95_hz is not None]
+    settings: dict[str, SettingValue] = {"fs": fs, "n": sum(n for n, _ in parts)}
+    settings.update(segments=len(parts), min_segment_s=shortest, band_hz=band_hz)
+    settings.update(window="hann", nperseg="n_i//2")
+    if not parts:
+        detail = f"no gap-free segment of {shortest:g} s with power in the band"
+        flag = make_flag(QualityCode.TOO_SHORT, detail)
+        return {k: missing("Hz", f"welch_{k}", settings, (flag,)) for k in ("f50", "f95")}
+    weights = np.array([n for n, _ in parts], dtype=np.float64)
+    out = {}
+    for key in ("f50", "f95"):
+        values = np.array([getattr(p, f"{key}_hz") for _, p in parts], dtype=np.float64)
+        out[key] = Metric(
+            float(np.average(values, weights=weights)), "Hz", f"welch_{key}", settings
+        )
+    return out
 
 
 # ---------------------------------------------------------------- amplitude per axis
