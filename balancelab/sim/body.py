@@ -220,20 +220,21 @@ def simulate_stance(  # noqa: PLR0915 (one tight loop, kept inline for speed)
             out_t[a][i] = t
         if has_board:
             mag2 = ph[0] * ph[0] + ph[1] * ph[1]
-            holding = edge_left > 0  # the weight keeps the edge down: no radial motion
+            holding = edge_left > 0  # the athlete's weight keeps the edge down
             if holding:
                 edge_left -= 1
-                mag2 = max(mag2, phi_max * phi_max)
-            if mag2 >= phi_max * phi_max:
+            if mag2 >= phi_max * phi_max or (holding and mag2 > 0.0):
                 mag = mag2**0.5
                 u0, u1 = ph[0] / mag, ph[1] / mag
                 vr = phr[0] * u0 + phr[1] * u1
-                if vr > 0.0 or holding:
+                if vr > 0.0:
                     phr[0] -= vr * u0
                     phr[1] -= vr * u1
-                    if vr > 0.0 and not in_contact:
+                    if not in_contact:
                         impacts.append((i, vr))
                         edge_left = edge_hold
+                if holding:  # the loaded edge neither lifts nor slides round the rim
+                    phr[0] = phr[1] = 0.0
                 ph[0], ph[1] = phi_max * u0, phi_max * u1
                 out_pa[0][i] = 0.0
                 out_pa[1][i] = 0.0
