@@ -90,8 +90,9 @@ def test_analyze_a_force_plate_file_as_one_hold(capsys: pytest.CaptureFixture[st
 def test_analyze_table_and_bad_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["analyze", str(DEMO_SESSION)], capsys)
     assert code == 0
-    assert "single_leg_hold" in out and "per side" in out and "asymmetry" in out
-    assert "=- (nan_input)" in out  # a missing value says why (a trial with a gap)
+    assert "single-leg hold" in out and "per side" in out and "worse than" in out
+    assert "TTS no value (missing samples)" in out  # a missing value says why (a trial with a gap)
+    assert all(len(line) <= 80 for line in out.splitlines())
     code, _, err = run_cli(["analyze", str(tmp_path / "missing")], capsys)
     assert code == 2 and "does not exist" in err and "Traceback" not in err
     foreign = tmp_path / "notes.txt"
