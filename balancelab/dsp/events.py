@@ -34,10 +34,22 @@ LANDING_TYPES = (TrialType.STEP_DOWN, TrialType.HOP_STABILIZE)
 # floor of 0.2 g sits well clear of both, and 8 robust SDs guards noisier sensors (phones).
 TOUCHDOWN_FLOOR_G = 0.2
 TOUCHDOWN_K_SD = 8.0
-# COP: a touch-down unloads the stance foot and the COP jumps; quiet single-leg COP speed peaks at
-# about 3-4x its median (simulator and real plates), a touch-down at > 15x. 8x sits between.
-TOUCHDOWN_COP_K_MEDIAN = 8.0
-COP_SMOOTH_S = 0.05
+# COP only: a touch-down adds the free foot's support torque at once, so the body's angular
+# acceleration steps and the stance ankle torque (COP = torque / m g) breaks its slope one feedback
+# delay (~0.15 s) later: a kink, its second difference concentrated in one or two samples, where
+# the sway's own COP acceleration (f95 of the COP ~1-2 Hz) changes over >= 0.1 s. A kink must
+# exceed 4x the window's 95th percentile of |second difference| and 8x its median within +-0.1 s
+# (leaving out +-2 samples). Measured (tests/dsp/test_events.py): simulated touch-downs peak at a
+# median of ~8x the 95th percentile and ~14x the local median; the 50 real two-leg BDS/PDS trials
+# stay clear at 0.8x these thresholds (their sharpest bursts rise over ~10 samples).
+TOUCHDOWN_COP_K_P95 = 4.0
+TOUCHDOWN_COP_K_LOCAL = 8.0
+COP_KINK_PERCENTILE = 95.0
+COP_LOCAL_S = 0.1
+COP_LOCAL_GAP_SAMPLES = 3
+# A COP pinned at the edge of its range (the ankle torque saturated at the foot's edge) also stops
+# or starts with a kink: kinks within 1 % of the range of either axis's extreme are ignored.
+COP_EDGE_FRACTION = 0.01
 # Vertical force under the stance foot: a free-foot touch-down takes roughly 20-60 % of body
 # weight off it; quiet single-leg stance moves the vertical force by a few % (the COM's vertical
 # acceleration is < 0.3 m/s^2), two-leg stance by < 1 % (real BDS/PDS plates: SD ~0.2 %). A drop
@@ -242,35 +254,75 @@ def detect_touchdowns_cop(
     cop: ArrayLike,
     fs: float,
     *,
-    k_median: float = TOUCHDOWN_COP_K_MEDIAN,
+    k_p95: float = TOUCHDOWN_COP_K_P95,
+    k_local: float = TOUCHDOWN_COP_K_LOCAL,
     min_separation_s: float = TOUCHDOWN_MIN_SEPARATION_S,
 ) -> list[float]:
-    """Touch-downs as sudden COP jumps: speed above `k_median` × its median (unit-free).
+    """Touch-downs as kinks of the stance foot's raw COP (n, 2) in any length unit; each at its
+    kink, which lags the foot's contact by the postural feedback delay (~0.15 s).
 
-    The speed is taken over `COP_SMOOTH_S` (central difference), so white plate noise does not
-    make peaks. A touch-down whose COP barely moves (the foot put down with the weight centred)
-    is missed: prefer a trunk IMU when there is one.
+    A kink: |second difference| above `k_p95` × its 95th percentile over the window and above
+    `k_local` × its median within ±`COP_LOCAL_S` (the nearest `COP_LOCAL_GAP_SAMPLES` - 1 on each
+    side left out), not at the edge of the COP's range (`COP_EDGE_FRACTION`). Kinks closer than
+    `min_separation_s` merge. Pass the plate's unfiltered COP: a 10-Hz low-pass spreads the kink
+    over the sway's own time scale and then nothing is found (nothing is invented either).
     """
     trace = as_float_array("cop", cop, ndim=2)
     if trace.shape[1] != 2:
         raise InvalidArgumentError(f"cop must be (n, 2) (AP, ML columns), got {trace.shape}")
     fs = check_positive("fs", fs)
-    k = check_positive("k_median", k_median)
+    k_global = check_positive("k_p95", k_p95)
+    k_near = check_positive("k_local", k_local)
     separation = _check_non_negative("min_separation_s", min_separation_s)
-    lag = max(1, round(COP_SMOOTH_S * fs / 2))
-    if trace.shape[0] <= 2 * lag:
+    half = max(COP_LOCAL_GAP_SAMPLES + 1, round(COP_LOCAL_S * fs))
+    if trace.shape[0] < 2 * half + 3:
         return []
-    with np.errstate(over="ignore", invalid="ignore"):
-        step = trace[2 * lag :] - trace[: -2 * lag]
-        speed = np.hypot(step[:, 0], step[:, 1]) * fs / (2 * lag)
-    speed = np.concatenate([np.full(lag, np.nan), speed, np.full(lag, np.nan)])
-    finite = speed[np.isfinite(speed)]
+    kink = _cop_kink(trace)
+    finite = kink[np.isfinite(kink)]
     if finite.size == 0:
         return []
-    median = float(np.median(finite))
-    if not (np.isfinite(median) and median > 0):
+    level = float(np.percentile(finite, COP_KINK_PERCENTILE))
+    if not (np.isfinite(level) and level > 0):
         return []
-    return _peaks_above(speed, k * median, fs, separation)
+    with np.errstate(invalid="ignore", over="ignore"):
+        sharp = (kink > k_global * level) & (kink > k_near * _local_median(kink, half))
+    candidates = np.where(sharp & ~_at_cop_edge(trace), kink, np.nan)
+    return _peaks_above(candidates, 0.0, fs, separation)
+
+
+def _cop_kink(trace: FloatArray) -> FloatArray:
+    """|second difference| of a (n, 2) trace, centred (NaN at both ends and near lost samples)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        second = trace[2:] - 2.0 * trace[1:-1] + trace[:-2]
+        size = np.hypot(second[:, 0], second[:, 1])
+    return np.concatenate([[np.nan], size, [np.nan]])
+
+
+def _local_median(x: FloatArray, half: int) -> FloatArray:
+    """Median of x over i ± `half`, leaving out |j − i| < COP_LOCAL_GAP_SAMPLES (NaN-aware)."""
+    padded = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    keep = np.abs(np.arange(-half, half + 1)) >= COP_LOCAL_GAP_SAMPLES
+    near = windows[:, keep]
+    out = np.full(x.shape, np.nan)
+    usable = np.any(np.isfinite(near), axis=1)
+    if np.any(usable):
+        out[usable] = np.nanmedian(near[usable], axis=1)
+    return out
+
+
+def _at_cop_edge(trace: FloatArray) -> BoolArray:
+    """Samples within COP_EDGE_FRACTION of the range of either axis's minimum or maximum."""
+    edge = np.zeros(trace.shape[0], dtype=bool)
+    for column in trace.T:
+        finite = column[np.isfinite(column)]
+        if finite.size == 0:
+            continue
+        low, high = float(np.min(finite)), float(np.max(finite))
+        tolerance = COP_EDGE_FRACTION * (high - low)
+        with np.errstate(invalid="ignore", over="ignore"):
+            edge |= (column - low <= tolerance) | (high - column <= tolerance)
+    return edge
 
 
 def _about_median(x: FloatArray) -> FloatArray:

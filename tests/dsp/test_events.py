@@ -21,6 +21,7 @@ from balancelab.dsp.events import (
     trial_windows,
 )
 from balancelab.errors import InvalidArgumentError
+from balancelab.formats.import_forceplate import import_forceplate
 from balancelab.model import STANDARD_GRAVITY_MS2 as G
 from balancelab.model import (
     FloatArray,
@@ -33,6 +34,7 @@ from balancelab.model import (
     imu_channels,
 )
 from balancelab.sim import Scenario, TrialSpec, force_plate, lowback_imu, simulate_session
+from tests.support import SHARED_DATA
 
 FS = 200.0
 HOLD = TrialType.SINGLE_LEG_HOLD
@@ -41,6 +43,9 @@ HOLD = TrialType.SINGLE_LEG_HOLD
 # between two touch-downs (≥ 0.8 s: 0.3 s down + 0.5 s refractory), so no match is ambiguous.
 TOUCHDOWN_TOLERANCE_S = 0.2
 COP_TOLERANCE_S = 0.3
+REAL_TWO_LEG_FILES = sorted((SHARED_DATA / "bds").glob("BDS0*.txt")) + sorted(
+    (SHARED_DATA / "pds").glob("PDS*grf.txt")
+)
 # Landing contact: the onset rule fires ~3 ms after contact; plus drift and jitter: ±30 ms.
 IMPACT_TOLERANCE_S = 0.03
 
@@ -242,19 +247,43 @@ def test_touchdowns_from_the_lower_back_imu_f1() -> None:
     assert quiet_false == 0
 
 
-def test_touchdowns_from_the_cop_alone_invent_none() -> None:
-    """COP only (a plate without force, no body IMU): the fallback. A touch-down with the weight
-    centred barely moves the COP under the stance foot; on the recalibrated athlete (more
-    trembling, so a higher median COP speed) it finds few: measured 5 of 56 (F1 0.16; 0.77 on
-    the old simulator). What it reports must still be real: no false touch-down at all."""
+COP_SEEDS = range(10)
+
+
+def test_touchdowns_from_the_cop_alone_f1() -> None:
+    """COP only (a plate without force, no body IMU), on the plate's raw COP: F1 ≥ 0.8 over 10
+    seeds (70 touch-downs), no touch-down invented anywhere, none on the quiet holds.
+
+    What a simulated touch-down leaves in the stance foot's COP: the free foot's support torque
+    starts at once, so the COP's velocity breaks one feedback delay (0.15 s) later, within one or
+    two samples (median ~8x the trial's 95th percentile of |second difference|, ~14x its median
+    within ±0.1 s). Tolerance ±0.3 s: that 0.15-s lag plus the 0.15 s the IMU test allows.
+    Measured: F1 0.87 (54 found, 0 invented, 16 missed; 20 seeds: 0.885, 112 of 141); the old
+    speed detector found 5 of 56 on this athlete. Misses are touch-downs made with the body near
+    upright and still (the support torque, ∝ tilt and tilt rate, is then too small to kink the
+    COP) or with the COP pinned at the foot's edge (ignored: a saturated ankle kinks too)."""
     total = [0, 0, 0]
-    for seed in SEEDS:
+    for seed in COP_SEEDS:
         for found, true, _ in trial_events(seed, "simplate"):
             total = [a + b for a, b in zip(total, match(found, true, COP_TOLERANCE_S), strict=True)]
             if not true:
                 assert found == []
+    assert total[0] + total[2] >= 60, total  # enough touch-downs to score
     assert total[1] == 0, total
-    assert total[0] >= 1, total
+    assert f1((total[0], total[1], total[2])) >= 0.8, total
+
+
+@pytest.mark.parametrize("name", [p.name for p in REAL_TWO_LEG_FILES])
+def test_no_cop_touchdown_on_a_real_two_leg_trial(name: str) -> None:
+    """None on the raw COP of each real two-leg trial (BDS, PDS net plate): over the whole 60 s
+    and each 30-s half (a hold's window is at most 30 s). Their sharpest accelerations rise over
+    ~10 samples; the thresholds scaled by 0.8 still find none on any of the 50 (0.7: 3)."""
+    path = next(p for p in REAL_TWO_LEG_FILES if p.name == name)
+    (net,) = import_forceplate(path)
+    cop = net.values[:, :2]
+    half = cop.shape[0] // 2
+    for piece in (cop, cop[:half], cop[half:]):
+        assert detect_touchdowns_cop(piece, net.nominal_fs_hz) == []
 
 
 def test_touchdowns_from_the_plate_force_f1() -> None:
