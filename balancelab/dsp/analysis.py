@@ -442,7 +442,8 @@ def _touchdowns(sig: _Signals, rows: slice, trace: FloatArray) -> tuple[float, .
     elif sig.force_n is not None:
         times = events.detect_touchdowns(sig_fs(sig), force_n=sig.force_n[rows])
     else:
-        times = events.detect_touchdowns(sig_fs(sig), cop=trace)
+        # The COP detector looks for the kink of the unfiltered COP: the low-pass smooths it.
+        times = events.detect_touchdowns(sig_fs(sig), cop=sig.trace[rows])
     start = float(sig.time_s[rows.start]) if rows.stop > rows.start else 0.0
     return tuple(round(start + t, 4) for t in times)
 
