@@ -111,6 +111,13 @@ class AthleteParams:
     landing_freq_hz: float = 2.0
     landing_decay_s: float = 0.3
     weak_side_landing_decay_factor: float = 1.3
+    # Landing control (1 = the default athlete; > 1 less controlled): a less controlled lander
+    # both reaches the ground with more sway (the initial tilt and rate maxima x control) and
+    # absorbs it more slowly (landing_decay_s x control), so a slower landing shows at the
+    # lower back (segmental response) and in the COP (the pendulum's return from its initial
+    # sway dominates the COP transient). Varying landing_decay_s alone changes the COP's true
+    # settling time little.
+    landing_control: float = 1.0
     # Foot support in single-leg stance (m from the ankle): COP limits and the COM excursion
     # beyond which the free foot touches down (emergent touch-down).
     foot_toe_m: float = 0.16
@@ -125,8 +132,10 @@ class AthleteParams:
         for name in (*positive, "drift_cutoff_hz"):
             if not getattr(self, name) > 0:
                 raise SimulationError(f"athlete {name} must be > 0, got {getattr(self, name)}")
-        if min(self.landing_freq_hz, self.landing_decay_s) <= 0:
-            raise SimulationError("landing_freq_hz and landing_decay_s must be > 0")
+        if min(self.landing_freq_hz, self.landing_decay_s, self.landing_control) <= 0:
+            raise SimulationError(
+                "landing_freq_hz, landing_decay_s and landing_control must be > 0"
+            )
         if (
             self.weak_side_sway_factor < 1
             or self.weak_side_landing_factor < 1

@@ -229,13 +229,18 @@ class _Simulator:
         # hop): the same stance condition as after the landing.
         self.k.store(i0, self.run_segment(i0, i_imp, cond))
         a = self.ath
-        weak = a.weak_side_landing_factor if spec.side is a.weaker_side else 1.0
+        # A less controlled landing (weaker side, landing_control > 1) starts with more sway.
+        weak = a.landing_control * (
+            a.weak_side_landing_factor if spec.side is a.weaker_side else 1.0
+        )
         signs = np.where(self.erng.random(4) < 0.5, -1.0, 1.0)
         sway_max = np.array([a.landing_sway_ap_rad, a.landing_sway_ml_rad])
         tilt = signs[:2] * self.erng.uniform(0.5, 1.0, 2) * sway_max * weak
         rate = signs[2:] * self.erng.uniform(0.0, 1.0, 2) * a.landing_rate_rad_s * weak
-        decay = a.landing_decay_s * (
-            a.weak_side_landing_decay_factor if spec.side is a.weaker_side else 1.0
+        decay = (
+            a.landing_decay_s
+            * a.landing_control
+            * (a.weak_side_landing_decay_factor if spec.side is a.weaker_side else 1.0)
         )
         size = self.landing_rng.uniform(0.6, 1.0, 2) * np.array([1.0, a.landing_ml_ratio])
         phase = self.landing_rng.uniform(0.0, 2 * np.pi, 2)
