@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from balancelab.dsp.stabilization import QuietReference, tts_moving_rms
-from balancelab.engine.report import _metric_text
+from balancelab.engine.report import metric_text
 
 FS = 100.0
 
@@ -37,7 +37,7 @@ def test_interval_is_deterministic_holds_the_value_and_goes_into_the_json() -> N
     assert high is not None and low <= metric.value <= high
     assert metric.settings["interval_method"] == "block_bootstrap"
     assert json.loads(json.dumps(metric.to_dict()))["interval_90"] == [low, high]
-    assert _metric_text(metric) == f"{metric.value:.4g} s ({low:.2f}–{high:.2f})"
+    assert metric_text(metric).endswith(f" (90 %: {low:.2f}–{high:.2f})")
 
 
 def test_interval_covers_the_noise_free_crossing_over_seeds() -> None:
@@ -83,4 +83,4 @@ def test_never_stabilized_has_no_interval_and_the_table_says_why() -> None:
     metric = tts_moving_rms(trace, FS, reference(3, 20.0, noise=0.03), unit="mm")
     assert metric.value is None and metric.interval_90 is None
     assert "interval_90" not in metric.to_dict()
-    assert _metric_text(metric) == "- (never_stabilized)"
+    assert metric_text(metric) == "never settled"
