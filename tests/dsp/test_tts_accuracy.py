@@ -3,22 +3,34 @@
 The truth (sim.truth.SETTLING_DEFINITION) is the METRICS.md rule as written applied to the
 noiseless transient, with the population threshold of 120 s of noise-only stance. The
 measurement sees the transient plus quiet sway and takes its threshold from (a) the session's
-quiet holds (three 20-s holds per side, pooled) or (b), in a session of step-downs only, the
-stance before each landing of the side (onset + 1 s to impact - 1 s, ~1.6 s each, about the
-landing's stable level), pooled: 8 s. Quiet sway at the crossing (its 0.5-s moving RMS varies
-by about half its mean), the threshold's own sampling error, and the 1-s minimum excursion
-(which passes over a late lobe of the transient shorter than 1 s) keep a TTS from its truth.
+quiet holds (three 20-s holds per side, pooled) or (b), in the `step_down_only` scenario, the
+stance before each landing of the side (onset + 1 s to impact - 1 s, about the landing's stable
+level), pooled. Quiet sway at the crossing (its 0.5-s moving RMS varies by about half its
+mean), the threshold's own sampling error, and the 1-s minimum excursion (which passes over a
+late lobe of the transient shorter than 1 s) keep a TTS from its truth.
 
 CI runs 8 seeds per protocol (80 landings per tracked point) at the simulator's lowest
 internal rate to stay within a minute; the bounds below leave room for that sample (a share of
-80 landings has an SD of ~5 points). Measured on the recalibrated simulator (commit 152193a,
-20 seeds, 200 landings per point, default analysis):
-(a) holds:  lower back median |error| 0.050 s, 78 % within ±0.15 s, 97 % within ±0.5 s, 0 %
-    never stabilized; COP 0.070 s, 70 %, 87 %, 1 %.
-(b) step-downs only: lower back 0.075 s, 62 %, 89 %, 1.5 %; COP 0.11 s, 61 %, 81 %, 1.5 %.
-METRICS.md asks for <= 0.05 s, >= 75 %, >= 88 % and <= 2 %: met by the lower back with holds;
-not yet by the COP, nor by a session of step-downs only (8 s of pre-landing stance give a
-threshold within about ±30 %, the holds' 54 s ±15 %). The asserts pin what is reached.
+80 landings has an SD of ~5 points). 20 seeds, 200 landings per point, default analysis
+(`python -m benchmarks.tts_accuracy`): median |error|, within ±0.15 s, within ±0.5 s, never
+stabilized.
+Old (commit 152193a, 3 s of stance before the movement, ~1.6 s of reference per landing):
+(a) holds:  lower back 0.050 s, 78 %, 97 %, 0 %; COP 0.070 s, 70 %, 87 %, 1 %.
+(b) step-downs only (8 s pooled): lower back 0.075 s, 62 %, 89 %, 1.5 %; COP 0.11 s, 61 %,
+    81 %, 1.5 %.
+New (the protocol cues 5 s of balance on the test leg before the movement, TrialSpec.pre_s,
+so each landing adds ~3.6 s of reference and five give 18 s; the simulator's landings differ
+from the old draw only by the longer stance before them):
+(a) holds:  lower back 0.055 s, 74 %, 96.5 %, 0 %; COP 0.075 s, 67.5 %, 87 %, 0 %.
+(b) step-downs only: lower back 0.055 s, 76 %, 96 %, 0 %; COP 0.085 s, 63.5 %, 87 %, 0 %.
+METRICS.md asks for <= 0.05 s, >= 75 %, >= 88 % and <= 2 %. Met: never stabilized everywhere,
+±0.5 s at the lower back; ±0.15 s at the lower back in (b) (74-78 % in (a) over different
+draws: at the bound within sampling error). Not met: the median (0.055 s at the lower back,
+0.075-0.085 s at the COP) and the COP's ±0.15 s (64-68 %) and ±0.5 s (87 %). The threshold is no
+longer the limit (with holds and without the shares agree): the COP's transient is mostly the
+pendulum's return from the landing's initial sway, whose moving RMS has shoulders near the
+threshold (a half-cycle of the return at 0.5-1 x the band), so the sway of that moment moves
+the crossing by a whole lobe, ~0.5 s either way. The asserts pin what is reached.
 """
 
 from __future__ import annotations
@@ -30,8 +42,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from balancelab.dsp.analysis import AnalysisSettings, analyze_session
-from balancelab.model import Side, TrialType
-from balancelab.sim import AthleteParams, Scenario, TrialSpec, simulate_session
+from balancelab.sim import AthleteParams, Scenario, simulate_session
 
 SEEDS = range(8)
 INTERNAL_FS_HZ = 200.0
@@ -44,16 +55,6 @@ class Landing:
     measured_s: float | None
     interval_90: tuple[float, float | None] | None
     true_s: float
-
-
-def step_downs_only() -> Scenario:
-    """Five step-downs per side and no holds: the TTS reference is the pre-landing stance."""
-    trials = tuple(
-        TrialSpec(TrialType.STEP_DOWN, side, duration_s=14.0, rest_after_s=8.0)
-        for _ in range(5)
-        for side in (Side.LEFT, Side.RIGHT)
-    )
-    return Scenario("step_downs_only", "step-downs, no holds", trials, task="stepdown")
 
 
 def landings(
@@ -100,7 +101,7 @@ def with_holds() -> list[Landing]:
 
 @pytest.fixture(scope="module")
 def without_holds() -> list[Landing]:
-    return [x for seed in SEEDS for x in landings(step_downs_only(), seed)]
+    return [x for seed in SEEDS for x in landings("step_down_only", seed)]
 
 
 @pytest.mark.parametrize(
@@ -120,20 +121,24 @@ def test_tts_with_holds_lies_near_the_true_settling_time(
 
 
 @pytest.mark.parametrize(
-    ("point", "within_015", "within_05"), [("lowback", 0.5, 0.8), ("cop", 0.5, 0.7)]
+    ("point", "median_s", "within_015", "within_05"),
+    [("lowback", 0.07, 0.7, 0.9), ("cop", 0.1, 0.6, 0.75)],
 )
 def test_tts_of_step_downs_only_uses_the_pooled_pre_landing_stance(
-    without_holds: list[Landing], point: str, within_015: float, within_05: float
+    without_holds: list[Landing], point: str, median_s: float, within_015: float, within_05: float
 ) -> None:
-    """(b) No holds: the pooled pre-landing stance keeps TTS near the truth and a clean landing
-    from being called never stabilized (a 2-s per-landing reference about its own mean gave a
-    threshold ~0.6 of the truth's and ~19 % never stabilized)."""
+    """(b) No holds: the pooled pre-landing stance (5 landings x ~3.6 s) keeps TTS as near the
+    truth as the holds do (8 seeds: lower back 0.040 s, 75 %, 95 %; COP 0.085 s, 70 %, 82.5 %)
+    and no clean landing is called never stabilized (a 2-s per-landing reference about its own
+    mean gave a threshold ~0.6 of the truth's and ~19 % never stabilized; 3 s of stance before
+    the movement, 1.5 %). The bounds are those of (a) but the COP's ±0.5 s: 82.5 % on these 80
+    landings, 87 % over 20 seeds."""
     err = errors(without_holds, point)
     assert err.size >= 70
-    assert float(np.median(np.abs(err))) <= 0.15
+    assert float(np.median(np.abs(err))) <= median_s
     assert np.mean(np.abs(err) <= 0.15) >= within_015
     assert np.mean(np.abs(err) <= 0.5) >= within_05
-    assert np.mean(~np.isfinite(err)) <= 0.05
+    assert np.mean(~np.isfinite(err)) <= 0.03
 
 
 def coverage_and_width(found: list[Landing], point: str) -> tuple[float, float]:
@@ -153,12 +158,14 @@ def coverage_and_width(found: list[Landing], point: str) -> tuple[float, float]:
 def test_interval_90_covers_the_truth_and_stays_narrow(
     with_holds: list[Landing], without_holds: list[Landing], point: str
 ) -> None:
-    """Measured over 20 seeds (commit 152193a): with holds the interval holds the truth for
-    84 % (lower back) and 83 % (COP) of landings, median width 0.4 and 0.6 s; step-downs only
-    74-75 %, 0.4 and 0.7 s. METRICS.md asks >= 85 %: not yet met (the late lobes the 1-s
-    minimum excursion passes over lie outside it). Every landing with a value has an interval,
-    and it holds the value."""
-    for found, least in ((with_holds, 0.75), (without_holds, 0.65)):
+    """Measured over 20 seeds: with holds the interval holds the truth for 82.5 % (lower back)
+    and 83 % (COP) of landings, median width 0.43 and 0.59 s; step-downs only 84 % and 77.5 %,
+    0.43 and 0.58 s (old, 3 s of stance before the movement: 84/83 % and 74/75 %). On the 8
+    seeds here: 80/85 % and 85/80 %. METRICS.md asks >= 85 %: not met. Most misses are by
+    < 0.05 s; the rest are landings whose crossing moved by a whole lobe of the transient
+    (~0.5 s), more than the re-drawn sway moves it in 95 % of the replicates. Every landing with
+    a value has an interval, and it holds the value."""
+    for found, least in ((with_holds, 0.75), (without_holds, 0.72)):
         own = [x for x in found if x.point == point and x.measured_s is not None]
         assert all(x.interval_90 is not None for x in own)
         for x in own:
@@ -187,30 +194,29 @@ def test_min_excursion_removes_the_late_outliers_of_the_literal_rule(
         assert np.mean(np.abs(default_err) > 1.0) <= 0.1
 
 
-def test_session_means_rank_athletes_by_their_landing_decay() -> None:
-    """Step-downs only, athletes whose landing response decays in 0.2, 0.5 and 1.0 s, two seeds.
+def test_session_means_rank_athletes_by_their_landing_control() -> None:
+    """Step-downs only, athletes of landing_control 0.5, 0.75 and 1.0, two seeds.
 
-    Lower back: per seed and side, the session mean TTS (the value METRICS.md reports) orders
-    the athletes as their decay does (Spearman 1 each time). COP: on the recalibrated simulator
-    the COP's true settling time depends little on this decay (session means 1.1-1.7 s; the
-    truth's own Spearman with the decay is ~0.9), so its session means are held to the truth's
-    ranking instead: Spearman 0.73 over these 12 session sides, so METRICS.md's 0.95 is not met
-    for the COP (the bound pins what is reached)."""
-    decays = (0.2, 0.5, 1.0)
-    cop: list[tuple[float, float]] = []
+    A less controlled lander reaches the ground with more sway and absorbs it more slowly
+    (AthleteParams.landing_control scales the initial sway and the segmental decay), so a slower
+    landing shows at both tracked points. Per seed and side, the session mean TTS (the value
+    METRICS.md reports) orders the athletes as their control does: Spearman 1 for the lower
+    back and the COP on seeds 100-103 (benchmarks/tts_accuracy.py; the truth's own session means
+    give 1 and 0.94 on average there). Old: varying landing_decay_s alone, the COP's truth hardly
+    moved and its session means reached 0.73 (METRICS.md asks >= 0.95). landing_control 1.2
+    and more bring emergent touch-downs after the landing (a failed landing), so the range
+    stops at the default athlete."""
+    controls = (0.5, 0.75, 1.0)
     for seed in (100, 101):
         found = {
-            d: landings(step_downs_only(), seed, AthleteParams(landing_decay_s=d)) for d in decays
+            c: landings("step_down_only", seed, AthleteParams(landing_control=c)) for c in controls
         }
         for side in ("left", "right"):
-            back: list[tuple[float, float]] = []
-            for decay_s in decays:
-                for point in ("lowback", "cop"):
-                    own = [x for x in found[decay_s] if x.point == point and x.side == side]
+            for point in ("lowback", "cop"):
+                means = []
+                for control in controls:
+                    own = [x for x in found[control] if x.point == point and x.side == side]
                     values = [x.measured_s for x in own if x.measured_s is not None]
                     assert len(values) >= 4
-                    pair = (float(np.mean(values)), float(np.mean([x.true_s for x in own])))
-                    (back if point == "lowback" else cop).append(pair)
-            assert spearmanr([m for m, _ in back], decays).statistic == pytest.approx(1.0)
-    measured, true = zip(*cop, strict=True)
-    assert spearmanr(measured, true).statistic >= 0.6
+                    means.append(float(np.mean(values)))
+                assert spearmanr(means, controls).statistic == pytest.approx(1.0)
