@@ -14,12 +14,17 @@ from pathlib import Path
 from balancelab import __version__
 from balancelab.cli_ble import add_scan_command
 from balancelab.cli_common import (
+    ExitCode,
     FolderReport,
     add_data_option,
+    add_debug_option,
     dataset_root,
+    exit_codes_epilog,
     print_folder_summary,
     print_recovery,
+    report_error,
     report_recovery,
+    stdout_closed,
 )
 from balancelab.cli_stream import add_stream_command
 from balancelab.engine.analyze import analyze_path
@@ -32,8 +37,6 @@ from balancelab.formats.importers import DELIMITER_NAMES, TableLayout, is_one_ex
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
 from balancelab.sim import list_scenarios
 
-EXIT_USER_ERROR = 2
-EXIT_INTERNAL_ERROR = 70
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -42,9 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balancelab",
         description="Balance assessment: sway, time to stabilization, left/right asymmetry.",
+        epilog=exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"balancelab {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    add_debug_option(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     _add_simulate(commands)
@@ -54,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     add_stream_command(commands)
     add_scan_command(commands)
+    for command in commands.choices.values():  # --debug after the command works too
+        add_debug_option(command)
     return parser
 
 
@@ -90,17 +97,26 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="sway, time to stabilization and asymmetry of recorded sessions",
         description=(
             "Analyse a session folder, every session of a dataset, or a file to import (give"
-            " --trial-type to analyse the whole file as one trial)."
+            " --trial-type to analyse the whole file as one trial). Without PATH, the dataset"
+            " of --data."
         ),
     )
-    parser.add_argument("path", type=Path, help="session folder, dataset folder or file")
+    parser.add_argument(
+        "path",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="session folder, dataset folder or file (default: the dataset folder)",
+    )
+    add_data_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     _add_trial_options(parser)
     parser.set_defaults(handler=_run_analyze)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    run = analyze_path(args.path.expanduser(), whole_file_trial=_whole_file_trial(args))
+    args.path = _folder_or_data(args.path, args.data, "PATH")
+    run = analyze_path(args.path, whole_file_trial=_whole_file_trial(args))
     print_recovery(run.recovered)
     for session_dir in run.skipped:
         print(
@@ -118,6 +134,16 @@ def _run_analyze(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(format_session(a) for a in analysed))
     return 0
+
+
+def _folder_or_data(path: Path | None, data: Path | None, name: str) -> Path:
+    """A command's folder given as its argument or as --data (not both); else the default."""
+    if path is not None and data is not None:
+        raise InvalidArgumentError(
+            f"{name} {path} and --data {data} both name the folder",
+            advice=f"Give the folder once, as {name} or as --data DIR.",
+        )
+    return dataset_root(path if path is not None else data)
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -151,7 +177,10 @@ def _add_examples(commands: argparse._SubParsersAction[argparse.ArgumentParser])
             " weeks. With --force-plate-data, also the real force-plate trials found there."
         ),
     )
-    parser.add_argument("out", type=Path, help="an empty or new folder")
+    parser.add_argument(
+        "out", type=Path, nargs="?", default=None, metavar="DIR", help="an empty or new folder"
+    )
+    add_data_option(parser, help_text="the folder, as DIR (an empty or new folder)")
     parser.add_argument(
         "--force-plate-data",
         type=Path,
@@ -163,7 +192,13 @@ def _add_examples(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run_examples(args: argparse.Namespace) -> int:
-    for session_dir in build_example_dataset(args.out.expanduser(), args.force_plate_data):
+    if args.out is None and args.data is None:
+        raise InvalidArgumentError(
+            "examples needs the folder to write into",
+            advice="Name an empty or new folder: balancelab examples DIR (or --data DIR).",
+        )
+    root = _folder_or_data(args.out, args.data, "DIR")
+    for session_dir in build_example_dataset(root, args.force_plate_data):
         print(f"wrote {session_dir}")
     return 0
 
@@ -176,7 +211,7 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     parser.add_argument("--scenario", default="demo_session", help="see --list")
     parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
-    add_data_option(parser, "--out")
+    add_data_option(parser, out_alias=True)
     parser.add_argument("--athlete", default="sim01", help="athlete label (letters, digits)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
     parser.add_argument(
@@ -265,7 +300,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             f"scenario {args.scenario!r} is not one of {', '.join(scenarios)}",
             advice="Run `balancelab simulate --list` to see the scenarios.",
         )
-    root = dataset_root(args.out)
+    root = dataset_root(args.data)
     report_recovery(root)
     result = simulate_to_dataset(
         root, args.scenario, athlete=args.athlete, seed=args.seed, start_utc=args.start
@@ -322,16 +357,15 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
     )
 
 
-def report_error(error: BalancelabError, *, debug: bool) -> None:
-    """Print a domain error for a person: what happened, then what to do."""
-    if debug:
-        traceback.print_exception(error)
-    print(f"balancelab: error: {error.message}", file=sys.stderr)
-    print(f"  what to do: {error.advice}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code (`ExitCode`, see `--help`)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # stdout closed while argparse printed help or usage
+        return stdout_closed()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # to echo a corrected command
@@ -340,17 +374,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except BalancelabError as error:
         report_error(error, debug=args.debug)
-        return EXIT_USER_ERROR
+        return ExitCode.REFUSED
     except KeyboardInterrupt:
         print("balancelab: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `balancelab analyze --json | head`: the reader has what it wanted
+        return stdout_closed()
     except Exception as error:  # the last net: a bug must not end in a bare traceback
         if args.debug:
             traceback.print_exception(error)
         print(f"balancelab: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         print(
             "  what to do: this is a bug in balancelab; please report it together with the"
-            " output of the same command run with --debug before the command name.",
+            " output of the same command run with --debug.",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL_ERROR
+        return ExitCode.INTERNAL_ERROR

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from balancelab.cli_common import ExitCode, report_error
 from balancelab.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -53,14 +54,19 @@ def add_scan_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    """The `scan` handler: prints the table (or JSON); 0 even when nothing was found."""
+    """The `scan` handler: prints the table (or JSON); 0 even when nothing was found, 3 when
+    Bluetooth itself cannot be used (adapter off, absent or not permitted)."""
     if not 0 < args.seconds <= 120:
         raise InvalidArgumentError(f"--seconds must be in (0, 120], got {args.seconds}")
-    from balancelab.sensors.ble import scan  # noqa: PLC0415 (bleak loads only to scan)
+    from balancelab.sensors.ble import BluetoothError, scan  # noqa: PLC0415 (bleak only to scan)
 
-    found = asyncio.run(scan(args.seconds, include_unknown=args.all, read_battery=args.battery))
+    try:
+        found = asyncio.run(scan(args.seconds, include_unknown=args.all, read_battery=args.battery))
+    except BluetoothError as error:
+        report_error(error, debug=getattr(args, "debug", False))
+        return ExitCode.SOURCE_UNREACHABLE
     print(format_json(found) if args.json else format_table(found))
-    return 0
+    return ExitCode.OK
 
 
 def format_table(found: Sequence[FoundSensor]) -> str:

@@ -1,4 +1,4 @@
-"""What the command modules share: where the dataset lives, its folder option, recovery notes.
+"""What the command modules share: exit codes, the dataset-folder option, errors, recovery notes.
 
 `cli.py` and the command modules it registers (`cli_stream`, …) import these from here, so no
 command module needs to import `cli` itself.
@@ -7,23 +7,103 @@ command module needs to import `cli` itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import textwrap
+import traceback
 from collections.abc import Iterable, Sequence
+from enum import IntEnum
 from pathlib import Path
 from typing import TextIO
 
 import platformdirs
 
 from balancelab.engine.jobs import FileImport, open_or_create
+from balancelab.errors import BalancelabError
 from balancelab.formats.dataset import RecoveryReport
 
 DATA_OPTION_HELP = "the dataset folder (default: $BALANCELAB_DATA or your user data folder)"
+DEBUG_HELP = "show the full traceback of an error (before or after the command)"
 LINE_WIDTH = 80
 BAR_WIDTH = 20
-EXIT_SOME_REFUSED = 1
-EXIT_ALL_REFUSED = 2
+
+
+class ExitCode(IntEnum):
+    """What `balancelab` returns to the shell; each command returns one of these, and
+    `EXIT_CODES` says what each means (printed under `balancelab --help`)."""
+
+    OK = 0
+    SOME_FAILED = 1
+    REFUSED = 2
+    SOURCE_UNREACHABLE = 3
+    INTERNAL_ERROR = 70
+    INTERRUPTED = 130
+    STDOUT_CLOSED = 141
+
+
+EXIT_CODES: dict[ExitCode, str] = {
+    ExitCode.OK: "done",
+    ExitCode.SOME_FAILED: "done in part: some items failed (e.g. files of a folder import"
+    " refused), the rest was done; each failure is named on stderr",
+    ExitCode.REFUSED: "refused: a usage error or input balancelab cannot use (a bad option,"
+    " file or folder); nothing was changed; stderr says what and what to do",
+    ExitCode.SOURCE_UNREACHABLE: "a live source could not be reached or was lost (`stream`,"
+    " `scan`); stderr gives the reason; what arrived before a loss is kept",
+    ExitCode.INTERNAL_ERROR: "internal error, a bug in balancelab (sysexits EX_SOFTWARE); run"
+    " again with --debug and report it",
+    ExitCode.INTERRUPTED: "interrupted by Ctrl-C (128 + SIGINT); `stream` treats Ctrl-C as its"
+    " normal stop and exits as its recording ended",
+    ExitCode.STDOUT_CLOSED: "the reader of stdout closed it early (`balancelab ... | head`):"
+    " no message, as any program ended by SIGPIPE (128 + 13)",
+}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table for `--help` (a RawDescriptionHelpFormatter keeps its layout)."""
+    lines = ["exit codes:"]
+    for code, meaning in EXIT_CODES.items():
+        wrapped = textwrap.wrap(meaning, LINE_WIDTH - 8, break_on_hyphens=False)
+        lines += [f"  {code.value:<4} {wrapped[0]}", *(f"       {rest}" for rest in wrapped[1:])]
+    return "\n".join(lines)
+
+
+def add_debug_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """`--debug`, accepted before the command (`top_level`) and after it: a sub-command's copy
+    leaves the attribute alone when absent (SUPPRESS), so it cannot undo the top-level one."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top_level else argparse.SUPPRESS,
+        help=DEBUG_HELP,
+    )
+
+
+def report_error(error: BalancelabError, *, debug: bool) -> None:
+    """Print a domain error for a person on stderr: what happened, then what to do."""
+    print_problem(error.message, error.advice, error if debug else None)
+
+
+def print_problem(message: str, advice: str, error: BaseException | None = None) -> None:
+    """`balancelab: error: MESSAGE` and `  what to do: ADVICE` on stderr (the traceback of
+    `error` first, when given: --debug)."""
+    if error is not None:
+        traceback.print_exception(error)
+    print(f"balancelab: error: {message}", file=sys.stderr)
+    print(f"  what to do: {advice}", file=sys.stderr)
+
+
+def stdout_closed() -> ExitCode:
+    """The reader of stdout went away (`balancelab analyze --json | head`). As Python's docs
+    advise (signal module, "Note on SIGPIPE"), stdout is pointed at devnull so that the flush
+    at exit cannot fail again and print a traceback; the exit is that of a program ended by
+    SIGPIPE, quiet, as `cat` or `grep` would be."""
+    with contextlib.suppress(AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return ExitCode.STDOUT_CLOSED
 
 
 def default_dataset_root() -> Path:
@@ -34,9 +114,13 @@ def default_dataset_root() -> Path:
     return platformdirs.user_data_path("balancelab", appauthor=False) / "recordings"
 
 
-def add_data_option(parser: argparse.ArgumentParser, flag: str = "--data") -> None:
-    """The dataset-folder option (`--data`, or `--out` where the command writes)."""
-    parser.add_argument(flag, type=Path, default=None, metavar="DIR", help=DATA_OPTION_HELP)
+def add_data_option(
+    parser: argparse.ArgumentParser, *, out_alias: bool = False, help_text: str = DATA_OPTION_HELP
+) -> None:
+    """The dataset-folder option, `--data DIR` in every command (`args.data`); `out_alias`
+    also accepts `--out DIR`, the name some commands had first."""
+    flags = ("--data", "--out") if out_alias else ("--data",)
+    parser.add_argument(*flags, dest="data", type=Path, default=None, metavar="DIR", help=help_text)
 
 
 def dataset_root(path: Path | None) -> Path:
@@ -105,5 +189,5 @@ def print_folder_summary(results: Sequence[FileImport], root: Path) -> int:
     for advice in dict.fromkeys(e.advice for e in refused):
         print_wrapped(f"  what to do: {advice}", sys.stderr)
     if not refused:
-        return 0
-    return EXIT_ALL_REFUSED if len(refused) == len(results) else EXIT_SOME_REFUSED
+        return ExitCode.OK
+    return ExitCode.REFUSED if len(refused) == len(results) else ExitCode.SOME_FAILED

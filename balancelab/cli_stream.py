@@ -1,5 +1,9 @@
 """`balancelab stream DEVICE`: record a live source into the dataset, printing rate, loss, latency.
 
+Exit codes (`cli_common.ExitCode`): 0 when the source ended or was stopped (--seconds, Ctrl-C)
+after samples arrived; 3 when it was lost, or when no sample arrived at all (a phone or sensor
+that cannot be reached), with the reason on stderr; 2 for a DEVICE or option it refuses.
+
 Kept apart from `cli.py`; `cli.build_parser` adds it with `add_stream_command(commands)`.
 """
 
@@ -7,8 +11,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
+from collections.abc import Callable
 
-from balancelab.cli_common import add_data_option, dataset_root, report_recovery
+from balancelab.cli_common import (
+    ExitCode,
+    add_data_option,
+    dataset_root,
+    print_problem,
+    report_recovery,
+    stdout_closed,
+)
 from balancelab.engine.streaming import (
     DEVICE_FORMS,
     StreamEvent,
@@ -22,8 +35,23 @@ from balancelab.errors import InvalidArgumentError
 from balancelab.sensors.base import SourceState
 from balancelab.sim import list_scenarios
 
-EXIT_LOST = 1
 ENDED = frozenset({SourceState.STOPPED, SourceState.LOST})
+FAILURE_WORDS = {
+    "connection": "could not connect",
+    "timeout": "no answer in time",
+    "disconnected": "connection closed early",
+    "bad_response": "malformed answer",
+}
+"""Rejection reasons (`SourceStats.packets_rejected`) in words; others are shown as named."""
+PHONE_ADVICE = (
+    "Check that the phone is awake and on the same network as this computer, that phyphox has"
+    " remote access on, and that HOST:PORT is the address phyphox shows."
+)
+SENSOR_ADVICE = (
+    "Switch the sensor on (Polar straps need skin contact), bring it within a few metres, close"
+    " other apps connected to it, and check that `balancelab scan` lists it."
+)
+OTHER_ADVICE = "Run the same command with --debug for details."
 
 
 def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +68,7 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--seconds", type=float, default=None, help="stop after N s (default: until it ends)"
     )
-    add_data_option(parser, "--out")
+    add_data_option(parser, out_alias=True)
     parser.add_argument("--scenario", default="demo_session", help="scenario for DEVICE sim")
     parser.add_argument("--seed", type=int, default=0, help="random seed for DEVICE sim")
     parser.add_argument(
@@ -52,19 +80,66 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def run_stream(args: argparse.Namespace) -> int:
-    """The `stream` handler: 0 when the source ended or was stopped, 1 when it was lost."""
+    """The `stream` handler: 0 when the source ended or was stopped after samples arrived;
+    3 (the reason on stderr) when it was lost or no sample arrived."""
     _check_args(args)
     source = open_source(args.device, scenario=args.scenario, seed=args.seed, speed=args.speed)
-    root = dataset_root(args.out)
+    root = dataset_root(args.data)
     report_recovery(root)
     print(f"streaming {source.name} into {root} (Ctrl-C stops and keeps the recording)")
+    printer = EventPrinter(source.stop)
     result = stream_to_dataset(
-        source, root, args.seconds, _print_event, athlete=args.athlete, task=args.task
+        source, root, args.seconds, printer, athlete=args.athlete, task=args.task
     )
-    _print_summary(result)
+    if not printer.stdout_closed:
+        _print_summary(result)
     if result.error is not None:
         raise result.error
-    return EXIT_LOST if result.final_state is SourceState.LOST else 0
+    if printer.stdout_closed:
+        return stdout_closed()
+    trouble = source_trouble(result)
+    if trouble is None:
+        return ExitCode.OK
+    print_problem(trouble, _advice(args.device))
+    return ExitCode.SOURCE_UNREACHABLE
+
+
+def source_trouble(result: StreamResult) -> str | None:
+    """Why a finished stream did not do its job, in words; None when it did: samples arrived
+    and the source ended or was stopped, not lost."""
+    arrived = any(figures.samples for figures in result.streams)
+    if result.final_state is SourceState.LOST:
+        if arrived:
+            return f"{result.source} was lost after {result.elapsed_s:.1f} s: {result.reason}"
+        return f"{result.source} could not be reached: {result.reason}"
+    if arrived:
+        return None
+    waiting = [e for e in result.events if e.state not in ENDED]
+    still = f"; it was still {waiting[-1].state.value}" if waiting else ""
+    if waiting and waiting[-1].reason:
+        still += f" ({waiting[-1].reason})"
+    return f"no sample arrived from {result.source} in {result.elapsed_s:.1f} s{still}" + _failures(
+        result.stats.packets_rejected
+    )
+
+
+def _failures(rejected: Counter[str]) -> str:
+    if not rejected:
+        return ""
+    words = [
+        f"{FAILURE_WORDS.get(reason, reason.replace('_', ' '))} ({count}x)"
+        for reason, count in rejected.most_common()
+    ]
+    return f"; failures: {', '.join(words)}"
+
+
+def _advice(device: str) -> str:
+    text = device.strip()
+    if text.startswith("phyphox://"):
+        return PHONE_ADVICE
+    if text.startswith(("sim", "replay:")):
+        return OTHER_ADVICE
+    return SENSOR_ADVICE
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -78,6 +153,25 @@ def _check_args(args: argparse.Namespace) -> None:
             f"--scenario {args.scenario!r} is not one of {', '.join(scenarios)}",
             advice="Run `balancelab simulate --list` to see the scenarios.",
         )
+
+
+class EventPrinter:
+    """The stream's event callback: prints each event (`_print_event`). When the reader of
+    stdout goes away (`balancelab stream ... | head`), it prints no more and stops the source,
+    so the recording closes properly before `run_stream` exits as `stdout_closed` says."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self._stop = stop
+        self.stdout_closed = False
+
+    def __call__(self, event: StreamEvent) -> None:
+        if self.stdout_closed:
+            return
+        try:
+            _print_event(event)
+        except BrokenPipeError:
+            self.stdout_closed = True
+            self._stop()
 
 
 def _print_event(event: StreamEvent) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from balancelab.cli import main
+from balancelab.cli import build_parser, main
+from balancelab.cli_common import ExitCode
 from balancelab.formats.bids_reader import read_session
 from balancelab.model import Side, Surface, TrialType, Vision
-from tests.support import SHARED_DATA
+from tests.support import REPO_ROOT, SHARED_DATA
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -175,3 +181,123 @@ def test_interrupted_session_is_recovered_and_reported(
     assert code == 0
     assert "recovered:" in err and "kept 1000 samples" in err
     assert len(read_session(motion.parent.parent).recording("simlowback").time_s) == 1000
+
+
+# Exit codes, --debug and --data ----------------------------------------------------------------
+
+
+def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    epilog = out[out.index("exit codes:") :]
+    for code in ExitCode:
+        assert re.search(rf"^  {code.value}\s+\S", epilog, re.M), code
+    assert [c.value for c in ExitCode] == [0, 1, 2, 3, 70, 130, 141]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_before_or_after_the_command_shows_the_traceback(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = ["analyze", str(tmp_path / "nowhere")]
+    code, _, err = run_cli(command, capsys)
+    assert code == ExitCode.REFUSED and "Traceback" not in err
+    debug = ["--debug", *command] if where == "before" else [*command, "--debug"]
+    code, _, err = run_cli(debug, capsys)
+    assert code == ExitCode.REFUSED
+    assert "Traceback (most recent call last)" in err and "balancelab: error:" in err
+
+
+def test_debug_after_the_command_does_not_undo_debug_before_it() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--debug", "demo"]).debug is True
+    assert parser.parse_args(["demo", "--debug"]).debug is True
+    assert parser.parse_args(["demo"]).debug is False
+
+
+def test_every_command_that_touches_a_dataset_takes_data() -> None:
+    """--data DIR names the dataset folder in every command but scan; --out stays an alias
+    where it was the name."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = {
+        name: {s for a in sub._actions for s in a.option_strings if a.dest == "data"}
+        for name, sub in commands.choices.items()
+    }
+    assert options.pop("scan") == set()
+    assert options == {
+        "simulate": {"--data", "--out"},
+        "import": {"--data"},
+        "examples": {"--data"},
+        "analyze": {"--data"},
+        "demo": {"--data"},
+        "stream": {"--data", "--out"},
+    }
+
+
+def test_simulate_and_analyze_find_the_dataset_by_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulate = ["simulate", "--scenario", "step_down", "--start", "2026-10-01T09:00:00"]
+    code, _, err = run_cli([*simulate, "--data", str(tmp_path / "a")], capsys)
+    assert code == ExitCode.OK, err
+    code, _, err = run_cli([*simulate, "--out", str(tmp_path / "b")], capsys)  # the alias
+    assert code == ExitCode.OK, err
+    session = "sub-sim01/ses-20261001T090000"
+    assert (tmp_path / "a" / session).is_dir() and (tmp_path / "b" / session).is_dir()
+    code, out, err = run_cli(["analyze", "--data", str(tmp_path / "a"), "--json"], capsys)
+    assert code == ExitCode.OK, err
+    assert json.loads(out)  # the dataset's one session
+    code, _, err = run_cli(["analyze", str(tmp_path / "b"), "--data", str(tmp_path / "a")], capsys)
+    assert code == ExitCode.REFUSED and "both name the folder" in err and "what to do:" in err
+
+
+def test_examples_write_into_data_and_need_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALANCELAB_DATA", str(tmp_path / "default"))
+    code, _, err = run_cli(["examples"], capsys)
+    assert code == ExitCode.REFUSED and "examples DIR" in err
+    assert not (tmp_path / "default").exists()
+    code, out, err = run_cli(["examples", "--data", str(tmp_path / "ex")], capsys)
+    assert code == ExitCode.OK, err
+    assert out.count("wrote ") == len(list((tmp_path / "ex").glob("sub-*/ses-*"))) > 0
+
+
+def test_analyze_json_into_a_reader_that_stops_early_exits_quietly() -> None:
+    """`balancelab analyze --json | head -1`: the reader closes the pipe after one line of
+    a document far larger than the pipe's buffer; balancelab ends like any program cut off
+    by SIGPIPE (141), with nothing on stderr."""
+    command = [sys.executable, "-m", "balancelab", "analyze", str(REPO_ROOT / "recordings")]
+    with subprocess.Popen(
+        [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == b"{\n"
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=120)
+    assert code == ExitCode.STDOUT_CLOSED, err
+    assert "internal error" not in err and "Traceback" not in err and "Exception" not in err
+    assert err == ""
+
+
+def test_stdout_closed_exit_code_is_that_of_sigpipe() -> None:
+    if hasattr(signal, "SIGPIPE"):
+        assert ExitCode.STDOUT_CLOSED == 128 + signal.SIGPIPE
+
+
+def test_scan_without_bluetooth_exits_3_with_the_reason(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from balancelab.sensors import ble  # noqa: PLC0415 (bleak loads only for this test)
+
+    async def no_adapter(*args: object, **kwargs: object) -> list[object]:
+        raise ble.BluetoothUnavailableError("no Bluetooth adapter found (bleak: No adapter)")
+
+    monkeypatch.setattr(ble, "scan", no_adapter)
+    code, out, err = run_cli(["scan", "--seconds", "1"], capsys)
+    assert code == ExitCode.SOURCE_UNREACHABLE
+    assert "no Bluetooth adapter found" in err and "what to do:" in err and out == ""

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,12 +19,13 @@ import pytest
 import balancelab
 from balancelab import cli_stream
 from balancelab.cli import main
+from balancelab.cli_common import ExitCode
 from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import open_source
 from balancelab.errors import InvalidArgumentError
 from balancelab.formats.bids_reader import read_session
 from balancelab.formats.bids_writer import StreamSpec
-from balancelab.formats.dataset import Participant
+from balancelab.formats.dataset import Participant, open_dataset
 from balancelab.model import Side, TrialType
 from balancelab.sensors.base import SourceEvent, SourceSink, SourceState, SourceStats
 from balancelab.sim import Scenario, TrialSpec, lowback_imu, simulate_session
@@ -144,11 +150,13 @@ def test_a_lost_source_is_reported_lost_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli_stream, "open_source", lambda *args, **kwargs: GoneAtOnce())
-    assert main(["stream", "fake", "--out", str(tmp_path)]) == cli_stream.EXIT_LOST
-    out = capsys.readouterr().out
+    assert main(["stream", "fake", "--out", str(tmp_path)]) == ExitCode.SOURCE_UNREACHABLE
+    out, err = capsys.readouterr()
     timed_lines = [line for line in out.splitlines() if re.match(r"\s*[\d.]+ s  ", line)]
     assert timed_lines == ["   0.0 s  connecting  (looking)", "   0.0 s  lost  (gone)"]
     assert "ended: lost (gone)" in out
+    assert "balancelab: error: fake:gone could not be reached: gone" in err
+    assert "what to do: Switch the sensor on" in err
 
 
 def test_stream_needs_no_cli_module_and_finds_the_default_dataset(
@@ -162,3 +170,85 @@ def test_stream_needs_no_cli_module_and_finds_the_default_dataset(
     args = parser.parse_args(["stream", "sim", "--seconds", "0.3", "--speed", "20"])
     assert args.handler(args) == 0
     assert len(sessions(tmp_path)) == 1
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_phone_exits_3_with_the_reason_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = f"phyphox://127.0.0.1:{closed_port()}"
+    code = main(["stream", device, "--seconds", "1.5", "--data", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.SOURCE_UNREACHABLE, (out, err)
+    assert "session: none (no sample arrived)" in out
+    [problem, advice] = err.strip().splitlines()
+    assert problem.startswith(f"balancelab: error: no sample arrived from {device} in 1.5 s")
+    assert "it was still connecting" in problem and "failures: could not connect (" in problem
+    assert advice.startswith("  what to do: Check that the phone is awake")
+    assert not sessions(tmp_path)
+
+
+def test_a_phone_lost_after_streaming_exits_3_and_keeps_the_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The phone streams, then vanishes: `lost` after `lost_after_s` without an answer."""
+    opened: list[Any] = []
+
+    def quick_to_give_up(*args: Any, **kwargs: Any) -> Any:
+        source = open_source(*args, **kwargs)
+        source.lost_after_s, source.request_timeout_s, source.warmup_s = 0.6, 0.2, 0.2
+        opened.append(source)
+        return source
+
+    def pull_the_plug(phone: PhyphoxServer) -> None:
+        deadline = time.monotonic() + 20
+        while not (opened and opened[0].stats.samples_received >= 60):
+            assert time.monotonic() < deadline, "the phone never streamed"
+            time.sleep(0.01)
+        phone.shutdown()
+
+    monkeypatch.setattr(cli_stream, "open_source", quick_to_give_up)
+    with PhyphoxServer() as phone:
+        device = f"phyphox://127.0.0.1:{phone.port}"
+        plug = threading.Thread(target=pull_the_plug, args=(phone,))
+        plug.start()
+        code = main(["stream", device, "--seconds", "20", "--data", str(tmp_path)])
+        plug.join()
+    out, err = capsys.readouterr()
+    assert code == ExitCode.SOURCE_UNREACHABLE, (out, err)
+    assert re.search(rf"balancelab: error: {re.escape(device)} was lost after [\d.]+ s: ", err)
+    assert "no usable answer" in err
+    [session_dir] = sessions(tmp_path)
+    assert read_session(session_dir).recording("phoneacc").time_s.size > 0
+
+
+def test_stream_into_a_reader_that_stops_early_closes_the_recording_quietly(
+    tmp_path: Path,
+) -> None:
+    """`balancelab stream sim | head -4`: the source is stopped, the session closed properly
+    (nothing to recover), and the exit is SIGPIPE's, with nothing on stderr."""
+    command = [sys.executable, "-m", "balancelab", "stream", "sim", "--seconds", "20"]
+    with subprocess.Popen(
+        [*command, "--speed", "5", "--data", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        lines = [process.stdout.readline() for _ in range(4)]
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert code == ExitCode.STDOUT_CLOSED, err
+    assert err == ""
+    assert lines[0].startswith(b"streaming sim:demo_session")
+    assert re.match(rb"\s+1\.0 s  streaming  simlowback", lines[3]), lines  # samples came
+    assert open_dataset(tmp_path).recovered == ()
+    [session_dir] = sessions(tmp_path)
+    assert read_session(session_dir).recording("simlowback").time_s.size > 0
