@@ -18,11 +18,11 @@ class TrialSpec:
     torque pulse) that usually end in an emergent touch-down or a board-edge contact.
     landing_height_m: box height (step-down) or hop height (hop_stabilize).
     pre_s: quiet single-leg stance on the test leg before the movement of a landing trial: a
-        guided protocol cues "balance 5 s on the test leg, then step down (or hop)". The
-        analysis pools this stance (onset + 1 s to impact - 1 s, ~3.6 s of a step-down) as the
-        TTS reference of a session without holds; with the old 3 s (1.6 s each) five landings
-        gave 8 s and a threshold within about ±30 %. A landing trial lasts pre_s, the movement
-        (a 0.6-s step-down, a hop's push and flight ~0.65 s) and the 10-s TTS window: 16 s.
+        guided protocol cues "balance 5 s on the test leg, then step down (or hop)": the
+        built-in landing scenarios use LANDING_PRE_S (the default 3 s keeps short test trials
+        valid). The analysis pools this stance (onset + 1 s to impact - 1 s, ~3.6 s of a
+        step-down after 5 s) as the TTS reference of a session without holds; with 3 s (1.6 s
+        each) five landings gave 8 s and a threshold within about ±30 %.
     """
 
     trial_type: TrialType
@@ -34,7 +34,7 @@ class TrialSpec:
     touchdowns_s: tuple[float, ...] = ()
     lapses_s: tuple[float, ...] = ()
     landing_height_m: float = 0.2
-    pre_s: float = 5.0
+    pre_s: float = 3.0
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0 or self.rest_after_s < 0:
@@ -87,8 +87,9 @@ class Scenario:
 
 
 SIDES = (Side.LEFT, Side.RIGHT)
-# A landing trial: 5 s of single-leg stance (TrialSpec.pre_s), the movement (<= 0.7 s) and the
-# 10-s TTS window (science/METRICS.md), in s.
+# A built-in landing trial: LANDING_PRE_S of single-leg stance (TrialSpec.pre_s), the movement
+# (a 0.6-s step-down, a hop's push and flight ~0.65 s) and the 10-s TTS window (METRICS.md), s.
+LANDING_PRE_S = 5.0
 LANDING_TRIAL_S = 16.0
 
 
@@ -130,7 +131,13 @@ def step_down() -> Scenario:
     """Three 20-s quiet holds per side (TTS reference), then 5 step-downs (0.2 m) per side."""
     holds = _reference_holds()
     landings = tuple(
-        TrialSpec(TrialType.STEP_DOWN, side, duration_s=LANDING_TRIAL_S, rest_after_s=8.0)
+        TrialSpec(
+            TrialType.STEP_DOWN,
+            side,
+            duration_s=LANDING_TRIAL_S,
+            rest_after_s=8.0,
+            pre_s=LANDING_PRE_S,
+        )
         for _ in range(5)
         for side in SIDES
     )
@@ -147,6 +154,7 @@ def hop_landing() -> Scenario:
             duration_s=LANDING_TRIAL_S,
             rest_after_s=8.0,
             landing_height_m=0.15,
+            pre_s=LANDING_PRE_S,
         )
         for _ in range(5)
         for side in SIDES
@@ -157,7 +165,13 @@ def hop_landing() -> Scenario:
 def step_down_only() -> Scenario:
     """5 step-downs (0.2 m) per side and no holds: the TTS reference is the pre-landing stance."""
     landings = tuple(
-        TrialSpec(TrialType.STEP_DOWN, side, duration_s=LANDING_TRIAL_S, rest_after_s=8.0)
+        TrialSpec(
+            TrialType.STEP_DOWN,
+            side,
+            duration_s=LANDING_TRIAL_S,
+            rest_after_s=8.0,
+            pre_s=LANDING_PRE_S,
+        )
         for _ in range(5)
         for side in SIDES
     )
@@ -192,7 +206,13 @@ def demo_session() -> Scenario:
         TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.LEFT, vision=Vision.CLOSED, duration_s=20.0),
         TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.RIGHT, vision=Vision.CLOSED, duration_s=20.0),
         *(
-            TrialSpec(TrialType.STEP_DOWN, side, duration_s=LANDING_TRIAL_S, rest_after_s=8.0)
+            TrialSpec(
+                TrialType.STEP_DOWN,
+                side,
+                duration_s=LANDING_TRIAL_S,
+                rest_after_s=8.0,
+                pre_s=LANDING_PRE_S,
+            )
             for _ in range(2)
             for side in SIDES
         ),
