@@ -5,6 +5,10 @@ built-in experiments: `acc_time`, `accX/Y/Z` (m/s^2, s) and `gyr_time`, `gyrX/Y/
 `null` in a buffer means NaN or ±inf (indistinguishable). `size` is the buffer capacity.
 The experiment clock (s since the first start, pauses excluded) maps to the phone's epoch
 clock through `/time` events, and to the host clock with a `ClockMapper`.
+
+Everything the phone sends is bounded before it is used: a number literal longer than
+`MAX_NUMBER_CHARS` or not finite refuses the answer (`impossible_value`), and timestamps that
+imply a rate outside `MIN_RATE_HZ`..`MAX_RATE_HZ` refuse the stream (`bad_timestamp`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import numpy as np
@@ -29,6 +33,17 @@ GYR_BUFFERS = ("gyrX", "gyrY", "gyrZ")
 DEFAULT_PORTS = (8080, 80)
 """Android serves on 8080 (then 8081 …), iOS on 80."""
 CONTROL_COMMANDS = ("start", "stop", "clear", "set")
+MIN_RATE_HZ = 1.0
+MAX_RATE_HZ = 1000.0
+"""The rates a phone sensor delivers through phyphox: phones sample their IMU from ~5 Hz
+(Android's slowest sensor delay) to ~500 Hz (the fastest Android IMUs; iOS gives <= 100 Hz).
+Below 1 Hz nothing of balance can be measured; the upper bound is twice the fastest phone."""
+RATE_SLACK_SAMPLES = 100
+"""New samples a poll may hold beyond `MAX_RATE_HZ` x their time span: room for timestamp
+jitter and bunching; a flood of samples nanoseconds apart is thousands."""
+MAX_NUMBER_CHARS = 64
+"""The longest number literal read; a double needs at most 24 (-2.2250738585072014e-308)."""
+PREVIEW_CHARS = 60
 
 
 # --- requests -------------------------------------------------------------------------------
@@ -81,13 +96,59 @@ def control_query(cmd: str, *, buffer: str | None = None, value: float | None = 
 # --- responses ------------------------------------------------------------------------------
 
 
-def _load(text: str | bytes, what: str) -> dict[str, Any]:
+class _NumberError(ValueError):
+    """A number literal outside the bounds (raised inside `json.loads`)."""
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _NumberError(f"a number {len(literal)} digits long ({literal[:20]}…)")
+    return int(literal)
+
+
+def _bounded_float(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _NumberError(f"a number {len(literal)} characters long ({literal[:20]}…)")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NumberError(f"the number {literal}, beyond what a double holds")
+    return value
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise _NumberError(f"{name}, which is not a JSON number (phyphox writes null)")
+
+
+def _preview(text: str | bytes) -> str:
+    """The start of an answer, for a message: `'<!DOCTYPE html><html>…'`."""
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    head = " ".join(raw[: 4 * PREVIEW_CHARS].split())
+    return repr(head[:PREVIEW_CHARS] + ("…" if len(head) > PREVIEW_CHARS else ""))
+
+
+def _load_json(text: str | bytes, what: str) -> Any:
+    """JSON with every number bounded; `DecodeError` for anything else."""
     try:
-        doc = json.loads(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DecodeError("bad_json", f"phyphox {what} is not JSON: {exc}") from None
+        return json.loads(
+            text,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+            parse_constant=_refuse_constant,
+        )
+    except _NumberError as exc:
+        raise DecodeError("impossible_value", f"phyphox {what} holds {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise DecodeError(
+            "bad_json", f"phyphox {what} is not JSON; it begins {_preview(text)}"
+        ) from None
+
+
+def _load(text: str | bytes, what: str) -> dict[str, Any]:
+    doc = _load_json(text, what)
     if not isinstance(doc, dict):
-        raise DecodeError("bad_json", f"phyphox {what} must be a JSON object")
+        raise DecodeError(
+            "bad_json", f"phyphox {what} must be a JSON object; it begins {_preview(text)}"
+        )
     return doc
 
 
@@ -253,10 +314,7 @@ class TimeEvent:
 
 def parse_time(text: str | bytes) -> tuple[TimeEvent, ...]:
     """Parse `/time` (phyphox ≥ 1.1.8): the list of start/pause events."""
-    try:
-        doc = json.loads(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DecodeError("bad_json", f"phyphox /time answer is not JSON: {exc}") from None
+    doc = _load_json(text, "/time answer")
     if not isinstance(doc, list):
         raise DecodeError("bad_json", "phyphox /time answer must be a JSON list")
     events = []
@@ -327,3 +385,33 @@ def to_si(
     if acc is not None:
         return Decoded(acc_ms2=values[keep], device_time_s=times[keep])
     return Decoded(gyr_rads=values[keep], device_time_s=times[keep])
+
+
+def check_batch_rate(time_buffer: str, times_s: FloatArray, since_s: float | None) -> None:
+    """Refuse new samples (`times_s`, increasing) that outnumber what `MAX_RATE_HZ` allows
+    over the time they span since the previous sample `since_s` (or since the first of them)."""
+    if times_s.size == 0:
+        return
+    span_s = float(times_s[-1]) - (float(times_s[0]) if since_s is None else since_s)
+    if times_s.size > MAX_RATE_HZ * span_s + RATE_SLACK_SAMPLES:
+        raise DecodeError(
+            "bad_timestamp",
+            f"the phone's {time_buffer} holds {times_s.size} new samples in {span_s:.3g} s,"
+            f" above the {MIN_RATE_HZ:g}–{MAX_RATE_HZ:g} Hz a phone sensor delivers",
+        )
+
+
+def nominal_rate_hz(time_buffer: str, times_s: FloatArray) -> float:
+    """The mean rate (Hz) of increasing `times_s` (at least two); `DecodeError` outside
+    `MIN_RATE_HZ`..`MAX_RATE_HZ`."""
+    if times_s.size < 2:
+        raise InvalidArgumentError(f"a rate needs at least two times, got {times_s.size}")
+    rate_hz = (times_s.size - 1) / float(times_s[-1] - times_s[0])
+    if MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
+        return rate_hz
+    side = "above" if rate_hz > MAX_RATE_HZ else "below"
+    raise DecodeError(
+        "bad_timestamp",
+        f"the phone's {time_buffer} timestamps imply {rate_hz:.3g} Hz, {side} the"
+        f" {MIN_RATE_HZ:g}–{MAX_RATE_HZ:g} Hz a phone sensor delivers",
+    )

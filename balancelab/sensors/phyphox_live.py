@@ -6,8 +6,12 @@ buffers, `/control?cmd=clear|start|stop` runs it, and `/get?acc_time=<t>&accX=<t
 returns only the values after the last time we have. Requests are serialised (the phone's
 server is single-threaded). Experiment time is mapped to the session clock by the lower
 envelope of arrival times (`devices.timing.ClockMapper`). Every failure (timeout, refused
-connection, HTTP error, garbage JSON) is counted as a rejection and becomes `reconnecting`, then
-`lost` after `lost_after_s` without an answer; silence while answering becomes `stalled`.
+connection, HTTP error, an answer that is not phyphox data: HTML, garbage, JSON of another
+shape, absurd numbers) is counted as a rejection and becomes `reconnecting`, then `lost` with
+the last failure as the reason after `lost_after_s` without a usable answer; silence while
+answering becomes `stalled`. Timestamps implying a rate no phone sensor delivers
+(`devices.phyphox.MIN_RATE_HZ`..`MAX_RATE_HZ`) end the source `lost` at once: waiting would
+not change them, and nothing is sized from them.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import quote
 
 import numpy as np
@@ -29,8 +34,10 @@ from balancelab.devices.phyphox import (
     GYR_TIME,
     GetResponse,
     PhyphoxConfig,
+    check_batch_rate,
     control_query,
     incremental_query,
+    nominal_rate_hz,
     parse_config,
     parse_control,
     parse_get,
@@ -49,7 +56,13 @@ from balancelab.sensors.base import (
 from balancelab.sensors.http_client import HttpError, http_get
 from balancelab.sensors.watchdog import SourceLifecycle, StopSignal
 
+T = TypeVar("T")
 DEFAULT_PORT = 8080
+NO_ANSWER_ADVICE = "is the phone awake, on the same network, with remote access on?"
+NOT_PHYPHOX_ADVICE = (
+    "is this the address and port phyphox shows under remote access (and not another web"
+    " server on the network)?"
+)
 WARMUP_S = 1.0
 """How long to collect samples before fixing the streams and their nominal rates."""
 
@@ -88,6 +101,11 @@ def build_get_target(streams: Sequence[PhoneStream], thresholds: Mapping[str, fl
     """One `/get` for every stream: values newer than its last time (`full` before any)."""
     queries = [incremental_query(s.time_buffer, s.axes, thresholds.get(s.key)) for s in streams]
     return "/get?" + "&".join(q.removeprefix("/get?") for q in queries)
+
+
+def _words(error: DecodeError) -> str:
+    """The error's message without its leading reason word."""
+    return error.message.removeprefix(f"{error.reason}: ")
 
 
 def _measuring(reply: GetResponse) -> bool:
@@ -181,19 +199,27 @@ class PhyphoxSource:
 
     # Connecting ----------------------------------------------------------------------------
 
-    async def _request(self, target: str, *, timeout_s: float | None = None) -> bytes | None:
-        """The body, or None after counting the failure (and maybe declaring the loss)."""
+    async def _ask(
+        self, target: str, parse: Callable[[bytes], T], *, timeout_s: float | None = None
+    ) -> T | None:
+        """The parsed answer, or None after counting the failure (and maybe declaring the
+        loss); an answer `parse` refuses is a failed request like one that never came."""
         try:
             body = await http_get(
                 self.host, self.port, target, timeout_s=timeout_s or self.request_timeout_s
             )
+            answer = parse(body)
         except HttpError as failure:
-            self._count_failure(failure.reason, failure.detail)
+            self._count_failure(failure.reason, failure.detail, NO_ANSWER_ADVICE)
+            return None
+        except DecodeError as error:
+            detail = f"the phone answered with something that is not phyphox data: {_words(error)}"
+            self._count_failure(error.reason, detail, NOT_PHYPHOX_ADVICE)
             return None
         self._answered()
-        return body
+        return answer
 
-    def _count_failure(self, reason: str, detail: str) -> None:
+    def _count_failure(self, reason: str, detail: str, advice: str) -> None:
         life = self._life
         life.stats.reject(reason)
         self._failures += 1
@@ -201,8 +227,7 @@ class PhyphoxSource:
         if silent_s > self.lost_after_s:
             life.set_state(
                 SourceState.LOST,
-                f"{self.name} gave no usable answer for {silent_s:.1f} s ({detail}); is the"
-                " phone awake, on the same network, with remote access on?",
+                f"{self.name}: {detail} (no usable answer for {silent_s:.1f} s); {advice}",
             )
         elif self._failures >= 2 and life.state is not SourceState.CONNECTING:
             life.set_state(SourceState.RECONNECTING, detail)
@@ -230,14 +255,14 @@ class PhyphoxSource:
             if failure.reason.startswith("http_4"):  # before phyphox 1.1.6: no /config
                 self._answered()
                 return DEFAULT_STREAMS
-            self._count_failure(failure.reason, failure.detail)
+            self._count_failure(failure.reason, failure.detail, NO_ANSWER_ADVICE)
             return None
-        self._answered()
         try:
             streams = streams_of_config(parse_config(body))
-        except DecodeError as error:
+        except DecodeError as error:  # the built-in names; `/get` then tells if it is phyphox
             self._life.stats.reject(error.reason)
             return DEFAULT_STREAMS
+        self._answered()
         if not streams:
             self._life.set_state(
                 SourceState.LOST,
@@ -251,14 +276,18 @@ class PhyphoxSource:
         reply = None
         while reply is None:
             last_values = "&".join(quote(s.time_buffer, safe="") for s in self._stream_list())
-            body = await self._request(f"/get?{last_values}")
-            reply = self._parse(body) if body is not None else None
+            reply = await self._ask(f"/get?{last_values}", parse_get)
             if reply is None and await self._wait_retry():
                 return False
         if _measuring(reply) or not self.start_measurement:
             return True
         for command in ("clear", "start"):
-            if not await self._control(command):
+            done = await self._control(command)
+            while done is None:
+                if await self._wait_retry():
+                    return False
+                done = await self._control(command)
+            if not done:
                 if not self._life.finished:
                     self._life.set_state(
                         SourceState.LOST,
@@ -269,15 +298,9 @@ class PhyphoxSource:
         self._started_it = True
         return True
 
-    async def _control(self, command: str, *, timeout_s: float | None = None) -> bool:
-        body = await self._request(control_query(command), timeout_s=timeout_s)
-        if body is None:
-            return False
-        try:
-            return parse_control(body)
-        except DecodeError as error:
-            self._life.stats.reject(error.reason)
-            return False
+    async def _control(self, command: str, *, timeout_s: float | None = None) -> bool | None:
+        """True if phyphox carried out `command`, False if it refused, None without an answer."""
+        return await self._ask(control_query(command), parse_control, timeout_s=timeout_s)
 
     async def _wait_retry(self) -> bool:
         """Back off after a failure; True if the source should end (lost or stop requested)."""
@@ -308,8 +331,7 @@ class PhyphoxSource:
 
     async def _poll_once(self) -> None:
         thresholds = {key: s.last_exp_s for key, s in self._states.items()}
-        body = await self._request(build_get_target(self._stream_list(), thresholds))
-        reply = self._parse(body) if body is not None else None
+        reply = await self._ask(build_get_target(self._stream_list(), thresholds), parse_get)
         if reply is None:
             return
         arrival_s = self._life.session_time_s()
@@ -320,6 +342,8 @@ class PhyphoxSource:
         if not self._same_session(reply):
             return
         self._take_samples(reply, arrival_s)
+        if life.finished:
+            return
         if life.state is SourceState.CONNECTING and not self._pending:
             waited_s = life.clock() - self._connected_s
             if waited_s > self.lost_after_s:
@@ -331,13 +355,6 @@ class PhyphoxSource:
                 return
         if not _measuring(reply) and life.state is SourceState.STREAMING:
             life.set_state(SourceState.STALLED, "the measurement is paused on the phone")
-
-    def _parse(self, body: bytes) -> GetResponse | None:
-        try:
-            return parse_get(body)
-        except DecodeError as error:
-            self._count_failure(error.reason, f"{self.name}: {error}")
-            return None
 
     def _same_session(self, reply: GetResponse) -> bool:
         session = None if reply.status is None else reply.status.session
@@ -354,6 +371,8 @@ class PhyphoxSource:
         fresh = {}
         for key, state in self._states.items():
             rows = self._new_rows(state, reply)
+            if self._life.finished:
+                return
             if rows is not None:
                 fresh[key] = rows
         newest = [float(t[-1]) for t, _ in fresh.values()]
@@ -384,6 +403,11 @@ class PhyphoxSource:
             self._life.stats.duplicates_dropped += int(np.count_nonzero(~keep))
         exp_s, values = exp_s[keep], values[keep]
         if exp_s.size == 0:
+            return None
+        try:
+            check_batch_rate(stream.time_buffer, exp_s, state.last_exp_s)
+        except DecodeError as error:
+            self._implausible(error)
             return None
         state.last_exp_s = float(exp_s[-1])
         return exp_s, values
@@ -417,13 +441,26 @@ class PhyphoxSource:
             if times.size < 2:
                 del self._states[key]  # the experiment does not feed this sensor
                 continue
-            fs_hz = round((times.size - 1) / float(times[-1] - times[0]), 1)
+            try:
+                fs_hz = round(nominal_rate_hz(state.stream.time_buffer, times), 1)
+            except DecodeError as error:
+                self._implausible(error)
+                return
             state.spec = self._spec(state, fs_hz)
         pending, self._pending = self._pending, []
         self._life.set_state(SourceState.STREAMING, f"{', '.join(self._states)} from the phone")
         for batch, arrival_s in pending:
             if batch.tracksys in {s.tracksys for s in self._states.values()}:
                 self._life.deliver(batch, latency_s=arrival_s - float(batch.time_s[-1]))
+
+    def _implausible(self, error: DecodeError) -> None:
+        """Timestamps no phone sensor makes: counted, and the source is lost with the reason."""
+        self._life.stats.reject(error.reason)
+        self._life.set_state(
+            SourceState.LOST,
+            f"{self.name}: {_words(error)}; the phone's clock or the experiment is wrong:"
+            " restart the experiment in phyphox (or the phone) and start again",
+        )
 
     def _spec(self, state: _StreamState, fs_hz: float) -> StreamSpec:
         channels = tuple(

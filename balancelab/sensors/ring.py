@@ -1,4 +1,7 @@
-"""A fixed-size ring buffer of the newest samples, read as one contiguous view without copies."""
+"""A fixed-size ring buffer of the newest samples, read as one contiguous view without copies.
+
+Its size is capped at `MAX_RING_BYTES` whatever a source claims its rate to be.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,28 @@ import numpy as np
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import FloatArray
 
+MAX_RING_BYTES = 64 * 1024 * 1024
+"""The most one ring holds (times and values, stored twice): 30 s of a 1-kHz stream with six
+channels takes 3.4 MB; this leaves room for about 20 times that, and no more."""
+BYTES_PER_NUMBER = 8
+
 
 class RingBuffer:
     """Holds the newest `capacity` rows of (time_s, values); written twice so that the newest
-    rows are always one contiguous slice. Thread-safe: one writer, any number of readers."""
+    rows are always one contiguous slice. Thread-safe: one writer, any number of readers.
+
+    A `capacity` beyond what fits in `MAX_RING_BYTES` is cut to that (`self.capacity` says
+    what was kept): a live view needs seconds of data, never gigabytes."""
 
     def __init__(self, capacity: int, channels: int) -> None:
         if capacity < 1 or channels < 1:
             raise InvalidArgumentError(
                 f"capacity and channels must be >= 1, got {capacity} and {channels}"
             )
-        self.capacity = capacity
-        self._time = np.full(2 * capacity, np.nan)
-        self._values = np.full((2 * capacity, channels), np.nan)
+        row_bytes = 2 * BYTES_PER_NUMBER * (1 + channels)
+        self.capacity = max(min(capacity, MAX_RING_BYTES // row_bytes), 1)
+        self._time = np.full(2 * self.capacity, np.nan)
+        self._values = np.full((2 * self.capacity, channels), np.nan)
         self._head = 0
         self._count = 0
         self._written = 0

@@ -138,3 +138,77 @@ def test_malformed_answers(text: str, reason: str) -> None:
     with pytest.raises(DecodeError) as caught:
         phyphox.parse_get(text)
     assert caught.value.reason == reason
+
+
+def _get_answer(time_literal: str, count_down: str = "0") -> str:
+    """A `/get` answer whose acc_time holds `time_literal` (as written, not as Python prints it)."""
+    return (
+        '{"buffer": {"acc_time": {"size": 0, "updateMode": "full", "buffer": [' + time_literal
+        + ']}}, "status": {"session": "s", "measuring": true, "timedRun": false, "countDown": '
+        + count_down + "}}"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        (_get_answer("1" * 400), "400-digit integer"),
+        (_get_answer("1" * 400 + ".5"), "400-digit decimal"),
+        (_get_answer("0.5", count_down="9" * 400), "400-digit countDown"),
+        (_get_answer("1" * 5000), "beyond Python's int digit limit"),
+        (_get_answer("1e999"), "overflows to infinity"),
+        (_get_answer("Infinity"), "not JSON, but Python reads it"),
+        (_get_answer("NaN"), "not JSON, but Python reads it"),
+    ],
+)
+def test_numbers_out_of_bounds_are_refused_not_crashed_on(text: str, what: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        phyphox.parse_get(text)
+    assert caught.value.reason == "impossible_value", what
+
+
+def test_numbers_a_phone_writes_are_read() -> None:
+    longest_double = "-2.2250738585072014e-308"  # 24 characters: as long as a double gets
+    response = phyphox.parse_get(_get_answer(f"{longest_double}, 1E2, 12345678901234567890"))
+    assert response.buffers["acc_time"].values.tolist() == [-2.2250738585072014e-308, 100.0,
+                                                            12345678901234567890.0]  # fmt: skip
+
+
+def test_time_events_with_absurd_numbers_are_refused() -> None:
+    text = '[{"event": "START", "experimentTime": 0, "systemTime": ' + "9" * 400 + "}]"
+    with pytest.raises(DecodeError) as caught:
+        phyphox.parse_time(text)
+    assert caught.value.reason == "impossible_value"
+
+
+def test_a_non_json_answer_says_how_it_begins() -> None:
+    with pytest.raises(DecodeError, match=r"begins '<!DOCTYPE html><html>"):
+        phyphox.parse_get(b"<!DOCTYPE html><html>\n<head><title>Router</title></head></html>")
+
+
+@pytest.mark.parametrize(
+    ("spacing_s", "plausible"),
+    [(1e-9, False), (1e-6, False), (1 / 1200, False), (1 / 500, True), (0.01, True),
+     (0.9, True), (2.0, False)],
+)  # fmt: skip
+def test_rates_outside_what_a_phone_sensor_delivers_are_refused(
+    spacing_s: float, plausible: bool
+) -> None:
+    rng = np.random.default_rng(1)
+    times_s = np.cumsum(spacing_s * rng.uniform(0.8, 1.2, 200))  # irregular, as phones are
+    if plausible:
+        assert phyphox.nominal_rate_hz("acc_time", times_s) == pytest.approx(1 / spacing_s, 0.05)
+    else:
+        with pytest.raises(DecodeError, match="acc_time") as caught:
+            phyphox.nominal_rate_hz("acc_time", times_s)
+        assert caught.value.reason == "bad_timestamp"
+
+
+def test_a_batch_denser_than_the_fastest_phone_is_refused() -> None:
+    jittery = np.array([1.0, 1.0001, 1.0002, 1.0102])  # bursts of close samples still pass
+    phyphox.check_batch_rate("acc_time", jittery, since_s=0.99)
+    phyphox.check_batch_rate("acc_time", np.array([5.0]), since_s=None)
+    dense = 1.0 + np.arange(5000) * 1e-9
+    with pytest.raises(DecodeError, match="acc_time") as caught:
+        phyphox.check_batch_rate("acc_time", dense, since_s=0.99)
+    assert caught.value.reason == "bad_timestamp"

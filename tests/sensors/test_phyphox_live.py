@@ -238,3 +238,78 @@ async def test_nobody_there_is_lost_after_the_deadline() -> None:
         await source.run(sink)
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
     assert source.stats.packets_rejected["connection"] >= 2
+
+
+# Something that is not phyphox data, and a clock that lies about the rate ---------------------
+
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Router login</title></head><body></body></html>"
+HUGE_NUMBER_ANSWER = (
+    b'{"buffer": {"acc_time": {"size": 0, "updateMode": "full", "buffer": [1' + b"0" * 400
+    + b']}}, "status": {"session": "s", "measuring": true, "timedRun": false, "countDown": 0}}'
+)  # fmt: skip
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [HTML_PAGE, b"\x00\xff\x13 not json", b'{"buffer": [1, 2, 3]}', HUGE_NUMBER_ANSWER],
+    ids=["html", "garbage", "json of another shape", "a 400-digit number"],
+)
+async def test_an_answer_that_is_not_phyphox_data_ends_lost_with_the_reason(
+    phone: PhyphoxServer, body: bytes
+) -> None:
+    phone.answer_with(body)
+    source, sink = make_source(phone, lost_after_s=0.5), Collector()
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        await source.run(sink)
+    assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
+    reason = sink.events[-1].reason
+    assert "the phone answered with something that is not phyphox data" in reason
+    assert "remote access" in reason  # the advice
+    assert sum(source.stats.packets_rejected.values()) >= 2  # retried before giving up
+
+
+@pytest.mark.asyncio
+async def test_garbage_after_streaming_began_ends_lost_and_the_recording_is_kept(
+    phone: PhyphoxServer, tmp_path: Path
+) -> None:
+    source = make_source(phone, lost_after_s=0.6)
+
+    async def turn_into_a_web_page() -> None:
+        await until(lambda: source.stats.samples_received >= 60)
+        phone.answer_with(HTML_PAGE)
+
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        turn = asyncio.create_task(turn_into_a_web_page())
+        result = await record_stream(source, tmp_path)
+        await turn
+    assert result.final_state is SourceState.LOST
+    assert "not phyphox data" in result.reason and "<!DOCTYPE html>" in result.reason
+    states = [e.state for e in result.events]
+    assert SourceState.RECONNECTING in states[states.index(SourceState.STREAMING) :]
+    assert result.stats.packets_rejected["bad_json"] >= 2
+    assert result.session_dir is not None
+    recording = read_session(result.session_dir).recording("phoneacc")
+    assert recording.time_s.size == result.samples_written["phoneacc"] > 0
+    np.testing.assert_array_equal(recording.values, phone.values[: recording.time_s.size, :3])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("factor", "words"),
+    [(1e-7, "above"), (1e-4, "above"), (200.0, "below")],
+    ids=["1 ns apart", "1 us apart", "2 s apart"],
+)
+async def test_timestamps_implying_an_impossible_rate_end_lost_before_any_buffer_is_sized(
+    phone: PhyphoxServer, tmp_path: Path, factor: float, words: str
+) -> None:
+    """The phone's 100-Hz samples reported 1 ns, 1 µs or 2 s apart: no stream is declared
+    at the absurd rate (the live ring buffer is sized from it), the source ends lost."""
+    phone.scale_times(factor)
+    source = make_source(phone)
+    async with asyncio.timeout(TEST_TIMEOUT_S):
+        result = await record_stream(source, tmp_path)
+    assert result.final_state is SourceState.LOST
+    assert f"{words} the 1–1000 Hz a phone sensor delivers" in result.reason
+    assert not source.streams()
+    assert result.session_dir is None

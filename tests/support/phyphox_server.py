@@ -6,7 +6,9 @@ on 127.0.0.1 from one thread, one request at a time like the app: `/get` with la
 and `/time`. Experiment time runs while measuring (pauses excluded); a sample exists once the
 experiment time has passed it. Faults are queued per request (`fail_next`, `garbage_next`,
 `disconnect_next`, `delay_next`, `ragged_next`) or switched (`silence`, `pause_measuring`,
-`refuse_start`, `without_config`); `shutdown()` makes the phone disappear.
+`refuse_start`, `without_config`, `answer_with` for something that is not phyphox on the port,
+`scale_times` for a phone clock that lies about its rate); `shutdown()` makes the phone
+disappear.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class _PhoneState:
     silent_since_s: float | None = None
     refuse_start: bool = False
     with_config: bool = True
+    impostor_body: bytes | None = None
+    time_scale: float = 1.0
     time_events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -155,6 +159,18 @@ class PhyphoxServer:
         """An app older than 1.1.6: /config answers 404."""
         self.state.with_config = False
 
+    def answer_with(self, body: bytes | None) -> None:
+        """From now on every request is answered 200 with `body` (an HTML page, garbage);
+        None makes the phone answer as phyphox again."""
+        with self._lock:
+            self.state.impostor_body = body
+
+    def scale_times(self, factor: float) -> None:
+        """The time buffers report `factor` × the experiment time (1e-7: samples 10 ms apart
+        are reported 1 ns apart); which samples exist still follows the real time."""
+        with self._lock:
+            self.state.time_scale = factor
+
     # The phone's clock and buffers -----------------------------------------------------------
 
     def _exp_now(self) -> float:
@@ -187,7 +203,7 @@ class PhyphoxServer:
             groups.append(("gyr", 3, "gyr_time", GYRO_LAG_S))
         for prefix, col, time_name, lag_s in groups:
             idx = self.available(lag_s)
-            out[time_name] = (self.times_s[idx] + lag_s).tolist()
+            out[time_name] = ((self.times_s[idx] + lag_s) * self.state.time_scale).tolist()
             for k, axis in enumerate("XYZ"):
                 out[f"{prefix}{axis}"] = self.values[idx, col + k].tolist()
         return out
@@ -319,6 +335,10 @@ class _Handler(BaseHTTPRequestHandler):
         phone = self.phone
         phone.requests.append(self.path)
         path, _, query = self.path.partition("?")
+        impostor = phone.state.impostor_body
+        if impostor is not None:
+            self._send(200, impostor)
+            return
         fault = phone.take_fault() if path == "/get" else None
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.value)
