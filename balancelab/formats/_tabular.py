@@ -587,3 +587,103 @@ def _os_error(exc: OSError, path: Path) -> FormatError:
         path=str(path),
         advice="Check that the path exists and that you may read it.",
     )
+
+
+def read_plain_tsv(
+    data: bytes, n_columns: int, decimal_shifts: Mapping[int, int] | None = None
+) -> FloatArray | None:
+    """Tab-separated plain numbers without a header, `n/a` as NaN, parsed by pyarrow's CSV reader.
+
+    Each cell is one correctly rounded `float(cell)` (Arrow parses with fast_float).
+    `decimal_shifts` maps a column to k (1-9): its cells are divided by 10**k on the decimal
+    exponent of the text (`e-k` appended to the bytes; a cell with its own exponent has it
+    moved, in Python), so they too are rounded once. None when a cell is anything but a plain
+    number (`[+-]digits[.digits][e[+-]digits]`) or `n/a`, out of range, or a row has another
+    cell count: the caller's line reader then names the line.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    if b" " in data or b"\r" in data or data.startswith(b"\xef\xbb\xbf"):
+        return None  # Arrow would trim spaces, end lines at CR and skip a byte-order mark
+    shifted = _shift_cells(data, n_columns, decimal_shifts) if decimal_shifts else (data, [])
+    if shifted is None:
+        return None
+    names = [str(i) for i in range(n_columns)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(shifted[0]),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\t", quote_char=False, escape_char=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.float64()), null_values=["n/a"]
+            ),
+        )
+        out = np.empty((table.num_rows, n_columns), dtype=np.float64, order="F")
+        for i, name in enumerate(names):
+            column = table.column(name)
+            out[:, i] = column.to_numpy()
+            if np.count_nonzero(~np.isfinite(out[:, i])) != column.null_count:
+                return None  # `nan` or `inf` spelled out, or out of range: not a plain number
+        for row, i, text, shift in shifted[1]:
+            out[row, i] = _shifted_value(text, shift)
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    return out
+
+
+def _shift_cells(
+    data: bytes, n_columns: int, shifts: Mapping[int, int]
+) -> tuple[bytes, list[tuple[int, int, str, int]]] | None:
+    """`data` with `e-k` after each number of a shifted column; the cells that carry their own
+    exponent are left as they are and listed (row, column, text, k) for `_shifted_value`.
+    None when the rows do not all have `n_columns` cells."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    edges = np.flatnonzero(buf <= 10)  # the byte after each cell (tab, newline; NUL...)
+    if edges.size == 0 or edges.size % n_columns:
+        return None
+    ends = edges.reshape(-1, n_columns)
+    if np.any(buf[ends[:, -1]] != 10) or np.any(buf[ends[:, :-1]] != 9):
+        return None
+    has_e = np.zeros(edges.size, dtype=bool)
+    letters = np.flatnonzero((buf == ord("e")) | (buf == ord("E")))
+    has_e[np.searchsorted(edges, letters)] = True
+    has_e = has_e.reshape(ends.shape)
+    columns = sorted(shifts)
+    append = (buf[ends[:, columns] - 1] != ord("a")) & ~has_e[:, columns]  # not n/a, no e
+    suffixes = np.array([list(f"e-{shifts[c]}".encode()) for c in columns], dtype=np.uint8)
+    if suffixes.shape[1] != 3:
+        raise InvalidArgumentError(f"decimal shifts must be 1-9, got {shifts}")
+    at = ends[:, columns][append]  # row-major, so ascending
+    first = at + 3 * np.arange(at.size)  # where each `e-k` lands in the output
+    out = np.empty(buf.size + 3 * at.size, dtype=np.uint8)
+    kept = np.ones(out.size, dtype=bool)
+    for j in range(3):
+        kept[first + j] = False
+    out[kept] = buf
+    if np.all(suffixes == suffixes[0]):  # one unit for every shifted column: one suffix
+        out[first[:, None] + np.arange(3)] = suffixes[0]
+    else:
+        out[first[:, None] + np.arange(3)] = suffixes[np.nonzero(append)[1]]
+    own = [
+        (r, c, data[_start(edges, r, c, n_columns) : ends[r, c]].decode("latin-1"), shifts[c])
+        for c in columns
+        for r in np.flatnonzero(has_e[:, c]).tolist()
+    ]
+    return out.tobytes(), own
+
+
+def _start(edges: np.ndarray, row: int, column: int, n_columns: int) -> int:
+    """The first byte of cell (row, column), given every cell's end."""
+    index = row * n_columns + column
+    return 0 if index == 0 else int(edges[index - 1]) + 1
+
+
+def _shifted_value(text: str, shift: int) -> float:
+    """A plain number with an exponent, / 10**shift on that exponent (rounded once)."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    mantissa, _, exponent = text.lower().partition("e")
+    return float(f"{mantissa}e{int(exponent) - shift}")

@@ -5,7 +5,6 @@ Every problem raises `FormatError` naming the file and line; a missing folder `D
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from balancelab.errors import DatasetError, FormatError, InvalidArgumentError
+from balancelab.formats._tabular import read_plain_tsv
 from balancelab.formats.bids import (
     EVENTS_COLUMNS,
     NA,
@@ -31,7 +31,6 @@ from balancelab.formats.bids import (
     parse_motion_name,
     read_bytes,
     read_json,
-    shifted_decimal,
 )
 from balancelab.model import (
     Channel,
@@ -446,65 +445,26 @@ def _read_samples(motion_tsv: Path, table: ChannelTable) -> tuple[np.ndarray, np
     return array[:, 0], array[:, 1:]
 
 
-_PLAIN_NUMBER_BYTES = b"0123456789.eE+-\t\n"
-_CELL_EDGES = np.frombuffer(b"\t\n", dtype=np.uint8)
-
-
-def _na_only_as_whole_cells(data: bytes) -> bool:
-    """True if every '/' in `data` is the middle of an `n/a` that is a whole cell."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    middle = np.flatnonzero(buf == ord("/"))
-    if middle.size == 0:
-        return True
-    if middle[0] < 1 or middle[-1] + 1 >= buf.size:
-        return False
-    spelled = np.all(buf[middle - 1] == ord("n")) and np.all(buf[middle + 1] == ord("a"))
-    before, after = middle - 2, middle + 2
-    starts_cell = (before < 0) | np.isin(buf[np.maximum(before, 0)], _CELL_EDGES)
-    ends_cell = (after < buf.size) & np.isin(buf[np.minimum(after, buf.size - 1)], _CELL_EDGES)
-    return bool(spelled and np.all(starts_cell & ends_cell))
-
-
 def _parse_well_formed(data: bytes, table: ChannelTable) -> np.ndarray | None:
-    """The samples of a file with nothing unusual in it, parsed by numpy; None otherwise.
+    """The samples of a file with nothing unusual in it, parsed by pyarrow; None otherwise.
 
     Anything unusual (other characters, `n/a` inside a cell, a partial last line, a wrong column
     count, times that do not increase) returns None so that the line-by-line reader names the
-    problem and line. Columns stored in mm, uT or deg are converted as the line reader does
-    (`shifted_decimal` on the text; radians as x * (pi/180)), so both give the same floats bit
-    for bit.
+    problem and line. Both give the same floats bit for bit: one correctly rounded conversion
+    per cell, columns stored in mm, uT or nT shifted on the decimal exponent of the text (as
+    `shifted_decimal`), degrees turned into radians as x * (pi/180).
     """
-    if data.replace(b"n/a", b"").translate(None, _PLAIN_NUMBER_BYTES):
+    if not data.endswith(b"\n"):  # a partial last line
         return None
-    if not data.endswith(b"\n") or data.startswith(b"\n") or b"\n\n" in data:
+    shifts = {i: c.decimal_shift for i, c in enumerate(table.conversions) if c.decimal_shift}
+    array = read_plain_tsv(data, len(table.conversions), shifts)
+    if array is None or not np.all(np.diff(array[:, 0]) > 0):
         return None
-    if not _na_only_as_whole_cells(data):
+    if not np.all(np.isfinite(array[:, 0])):
         return None
-    text = data.decode("ascii").replace("n/a", "nan")
-    try:
-        array = np.loadtxt(
-            io.StringIO(text), delimiter="\t", dtype=np.float64, ndmin=2, comments=None
-        )
-    except ValueError:
-        return None
-    if array.shape[1] != len(table.conversions) or not np.all(np.diff(array[:, 0]) > 0):
-        return None
-    if np.any(np.isinf(array)) or not np.all(np.isfinite(array[:, 0])):
-        return None
-    converted = [(i, c) for i, c in enumerate(table.conversions) if c.decimal_shift or c.degrees]
-    split_lines = [line.split("\t") for line in text.splitlines()] if converted else []
-    for index, conv in converted:
+    for index, conv in enumerate(table.conversions):
         if conv.degrees:
             array[:, index] = np.radians(array[:, index])  # the same x * (pi/180) as math.radians
-        else:
-            shift = conv.decimal_shift
-            try:
-                array[:, index] = [
-                    math.nan if row[index] == "nan" else shifted_decimal(row[index], shift)
-                    for row in split_lines
-                ]
-            except ValueError:  # numpy took a cell float() does not: the line reader names it
-                return None
     return array
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancelab.errors import DatasetError, InvalidArgumentError
@@ -22,7 +22,14 @@ from balancelab.formats.bids import (
     is_number,
     parse_cell,
 )
-from balancelab.formats.bids_reader import read_recording, read_session, read_stream_info
+from balancelab.formats.bids_reader import (
+    ChannelTable,
+    _parse_well_formed,
+    iter_motion_rows,
+    read_recording,
+    read_session,
+    read_stream_info,
+)
 from balancelab.formats.bids_writer import StreamSpec, open_session
 from balancelab.formats.dataset import Participant, iter_sessions, list_sessions
 from balancelab.model import (
@@ -331,3 +338,91 @@ def test_the_dataset_readme_makes_no_unverified_claims(tmp_path: Path) -> None:
     readme = (tmp_path / "README").read_text(encoding="utf-8")
     assert readme.startswith("Balance recordings made with balancelab.")
     assert "http" not in readme and "github" not in readme.lower()
+
+
+# ---------------------------------------------------------------- fast path == line reader
+
+_COLUMNS = (  # (type, on-disk unit): plain, decimal-shifted (mm, uT, nT, cm) and degree columns
+    (ChannelType.ACCEL, "m/s^2"),
+    (ChannelType.POS, "mm"),
+    (ChannelType.MAGN, "uT"),
+    (ChannelType.MAGN, "nT"),
+    (ChannelType.POS, "cm"),
+    (ChannelType.GYRO, "deg/s"),
+    (ChannelType.ORNT, "deg"),
+)
+_TABLE = ChannelTable(
+    tuple(Channel(f"c{i}", t, "x", "board", "SI") for i, (t, _) in enumerate(_COLUMNS)),
+    (READABLE_UNITS["LATENCY"]["s"], *(READABLE_UNITS[t][u] for t, u in _COLUMNS)),
+)
+
+
+@st.composite
+def plain_cells(draw: st.DrawFn) -> str:
+    """A finite number as any writer might spell it: repr, fixed, exponent, '+', 'E', or n/a."""
+    value = draw(
+        st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
+    )
+    digits = draw(st.integers(0, 20))
+    spelled = draw(
+        st.sampled_from(
+            [repr(value), f"{value:.{digits}e}", f"{value:.{digits}E}", f"{value:.{digits}f}",
+             f"{value:+.{digits}e}", f"{value:.{digits}g}", "n/a", "0", "-0", "5."]
+        )
+    )  # fmt: skip
+    return spelled if spelled.lower() not in ("inf", "-inf", "nan") else "n/a"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(st.floats(1e-6, 10.0), min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_fast_path_and_line_reader_agree_bit_for_bit(
+    steps: list[float], data: st.DataObject
+) -> None:
+    """Well-formed files with any spelling of numbers: pyarrow's fast path accepts them and gives
+    the line reader's floats bit for bit (decimal-shifted and degree columns included)."""
+    times = np.cumsum(steps)
+    assert np.all(np.diff(times) > 0)
+    lines = [
+        "\t".join([repr(float(t)), *(data.draw(plain_cells()) for _ in _COLUMNS)]) for t in times
+    ]
+    text = ("\n".join(lines) + "\n").encode("ascii")
+    fast = _parse_well_formed(text, _TABLE)
+    assert fast is not None
+    rows = np.array([r.values for r in iter_motion_rows(text, Path("x_motion.tsv"), _TABLE)])
+    assert np.array_equal(np.isnan(fast), np.isnan(rows))
+    finite = ~np.isnan(rows)
+    assert np.array_equal(fast[finite].view(np.int64), rows[finite].view(np.int64))
+
+
+_FOREIGN_JUNK = (
+    b" ", b"\r", b"\r\n", b"nan", b"inf", b"-inf", b"Infinity", b"1_0", b"\xef\xbb\xbf", b"0x1",
+    b"1e400", b"N/A", b"\x00", "\uff11".encode(), b"n/a", b"-n/a", b"\t", b"\n", b"e5", b"1e",
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    position=st.integers(min_value=0),
+    junk=st.sampled_from(_FOREIGN_JUNK),
+    column=st.integers(0, len(_COLUMNS)),
+)
+def test_what_the_fast_path_accepts_the_line_reader_reads_the_same(
+    position: int, junk: bytes, column: int
+) -> None:
+    """Spellings Arrow alone would take (spaces, CR, inf, nan ...) never pass the fast path
+    with other floats than the line reader's; a refusal falls back to the line reader."""
+    lines = ["\t".join([repr(0.01 * (r + 1)), *(["12.5"] * len(_COLUMNS))]) for r in range(6)]
+    text = ("\n".join(lines) + "\n").encode("ascii")
+    cell_start = [i + 1 for i, b in enumerate(text) if b in b"\t\n"]
+    at = cell_start[position % len(cell_start)] if column else position % len(text)
+    data = text[:at] + junk + text[at:]
+    fast = _parse_well_formed(data, _TABLE)
+    if fast is None:
+        return
+    rows = np.array([r.values for r in iter_motion_rows(data, Path("x_motion.tsv"), _TABLE)])
+    assert np.array_equal(np.isnan(fast), np.isnan(rows))
+    finite = ~np.isnan(rows)
+    assert np.array_equal(fast[finite].view(np.int64), rows[finite].view(np.int64))
