@@ -25,6 +25,7 @@ from balancelab.cli_common import (
     report_error,
     report_recovery,
     stdout_closed,
+    whole_number,
 )
 from balancelab.cli_stream import add_stream_command
 from balancelab.engine.analyze import analyze_path
@@ -153,7 +154,9 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description="Simulate the demo session into your dataset, then analyse it.",
     )
     add_data_option(parser)
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
+    parser.add_argument(
+        "--seed", type=whole_number, default=0, help="random seed of the simulation"
+    )
     parser.set_defaults(handler=_run_demo)
 
 
@@ -213,7 +216,9 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("--list", action="store_true", help="list the scenarios and stop")
     add_data_option(parser, out_alias=True)
     parser.add_argument("--athlete", default="sim01", help="athlete label (letters, digits)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    parser.add_argument(
+        "--seed", type=whole_number, default=0, help="random seed (same seed, same data)"
+    )
     parser.add_argument(
         "--start", type=_parse_start, default=None, help="session start, ISO 8601 (default: now)"
     )
@@ -260,23 +265,21 @@ def _add_table_options(parser: argparse.ArgumentParser) -> None:
         " (quantities: time, acc, gyr, mag, ori, pos)",
     )
     table.add_argument(
-        "--skip-rows", type=_count, default=0, metavar="N", help="lines before the column names"
+        "--skip-rows",
+        type=whole_number,
+        default=0,
+        metavar="N",
+        help="lines before the column names",
     )
     table.add_argument(
         "--header-rows",
-        type=_count,
+        type=whole_number,
         default=1,
         metavar="N",
         help="rows of the header, the names first (e.g. 3: names, CAL, units)",
     )
     table.add_argument("--delimiter", choices=list(DELIMITER_NAMES.values()), default=None)
     table.add_argument("--decimal", choices=(".", ","), default=None, help="decimal mark")
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return int(text)
 
 
 def _parse_start(text: str) -> datetime:

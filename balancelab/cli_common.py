@@ -114,6 +114,13 @@ def default_dataset_root() -> Path:
     return platformdirs.user_data_path("balancelab", appauthor=False) / "recordings"
 
 
+def whole_number(text: str) -> int:
+    """An argparse type: a whole number >= 0 (a seed, a count of rows)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
 def add_data_option(
     parser: argparse.ArgumentParser, *, out_alias: bool = False, help_text: str = DATA_OPTION_HELP
 ) -> None:

@@ -21,6 +21,7 @@ from balancelab.cli_common import (
     print_problem,
     report_recovery,
     stdout_closed,
+    whole_number,
 )
 from balancelab.engine.streaming import (
     DEVICE_FORMS,
@@ -70,7 +71,7 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     add_data_option(parser, out_alias=True)
     parser.add_argument("--scenario", default="demo_session", help="scenario for DEVICE sim")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for DEVICE sim")
+    parser.add_argument("--seed", type=whole_number, default=0, help="random seed for DEVICE sim")
     parser.add_argument(
         "--speed", type=float, default=1.0, help="x real time for sim and replay (default 1)"
     )

@@ -15,8 +15,10 @@ import pytest
 
 from balancelab.cli import build_parser, main
 from balancelab.cli_common import ExitCode
+from balancelab.errors import SimulationError
 from balancelab.formats.bids_reader import read_session
 from balancelab.model import Side, Surface, TrialType, Vision
+from balancelab.sim import simulate_session
 from tests.support import REPO_ROOT, SHARED_DATA
 
 
@@ -301,3 +303,28 @@ def test_scan_without_bluetooth_exits_3_with_the_reason(
     code, out, err = run_cli(["scan", "--seconds", "1"], capsys)
     assert code == ExitCode.SOURCE_UNREACHABLE
     assert "no Bluetooth adapter found" in err and "what to do:" in err and out == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--seed", "-1"],
+        ["demo", "--seed", "-1"],
+        ["stream", "sim", "--seed=-1", "--seconds", "1"],
+    ],
+)
+def test_a_negative_seed_is_refused_before_anything_is_written(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 8: `simulate --seed -1` ended in an internal error (exit 70).
+    data = tmp_path / "data"
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--data", str(data)])
+    assert stop.value.code == 2
+    assert "not a whole number >= 0" in capsys.readouterr().err
+    assert not data.exists()
+
+
+def test_the_simulator_refuses_a_negative_seed() -> None:
+    with pytest.raises(SimulationError, match="seed"):
+        simulate_session("demo_session", seed=-1)

@@ -437,6 +437,8 @@ def simulate_session(
     `scenario` is a Scenario or a built-in name (see list_scenarios); `sensors` default to the
     scenario's. The same arguments always give the same session, bit for bit.
     """
+    if seed < 0:
+        raise SimulationError(f"seed must be a whole number >= 0, got {seed}")
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     ath = athlete or AthleteParams()
     specs = tuple(sensors) if sensors is not None else sc.sensors
