@@ -124,17 +124,24 @@ def _run_analyze(args: argparse.Namespace) -> int:
             f"skipped: {session_dir} is still being recorded (or could not be recovered)",
             file=sys.stderr,
         )
+    for failure in run.failed:
+        print(
+            f"not analysed: {failure.source}: {failure.message}\n  what to do: {failure.advice}",
+            file=sys.stderr,
+        )
     analysed = run.sessions
     if not analysed:
         raise DatasetError(
             f"{args.path} holds no session that can be analysed",
-            advice="Record or import a session first (balancelab stream / import / simulate).",
+            advice="Record or import a session first (balancelab stream / import / simulate)."
+            if not run.failed
+            else "Repair or remove the sessions named above, then analyse again.",
         )
     if args.json:
         print(json.dumps(run.to_json_dict(), indent=1, allow_nan=False))
     else:
         print("\n\n".join(format_session(a) for a in analysed))
-    return 0
+    return ExitCode.SOME_FAILED if run.failed else ExitCode.OK
 
 
 def _folder_or_data(path: Path | None, data: Path | None, name: str) -> Path:

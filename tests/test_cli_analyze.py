@@ -158,3 +158,25 @@ def test_an_unexpected_failure_is_reported_without_a_traceback(
     assert code == 70
     assert "internal error: RuntimeError: disk on fire" in err and "--debug" in err
     assert "Traceback" not in err
+
+
+def test_one_broken_session_does_not_stop_the_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 7: a session that cannot be read stopped the analysis of every other one.
+    data = tmp_path / "data"
+    shutil.copytree(REPO_ROOT / "recordings", data)
+    broken = next((data / "sub-bds1").glob("ses-*"))
+    motion = next((broken / "motion").glob("*_motion.tsv"))
+    with motion.open("a") as f:
+        f.write("1.0\tnot-a-number\n")
+    code, out, err = run_cli(["analyze", str(data), "--json"], capsys)
+    assert code == 1  # done in part: the failure is named, the rest analysed
+    document = json.loads(out)
+    assert len(document["sessions"]) == 9
+    assert str(broken) not in {s["source"] for s in document["sessions"]}
+    (failure,) = document["failed"]
+    assert failure["source"] == str(broken) and motion.name in failure["message"]
+    assert f"not analysed: {broken}" in err and "what to do:" in err
+    code, out, _ = run_cli(["analyze", str(data)], capsys)
+    assert code == 1 and "sub-pds13" in out and "sub-bds4" in out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from balancelab.dsp.analysis import SessionAnalysis, analyze_session
 from balancelab.engine.jobs import spanning
-from balancelab.errors import DatasetError, InvalidArgumentError
+from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
 from balancelab.formats.bids import STATUS_RECORDING
 from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
 from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
@@ -36,6 +36,15 @@ class AnalysedSession:
 
 
 @dataclass(frozen=True)
+class SessionFailure:
+    """A session of a dataset that could not be read or analysed: where, what, what to do."""
+
+    source: Path
+    message: str
+    advice: str
+
+
+@dataclass(frozen=True)
 class AnalysisRun:
     """The sessions analysed, what recovery repaired on the way, and what was left out."""
 
@@ -44,11 +53,19 @@ class AnalysisRun:
     skipped: list[Path] = field(default_factory=list)
     """Sessions still being recorded (or left unrecovered), not analysed."""
     whole_dataset: bool = False
+    failed: list[SessionFailure] = field(default_factory=list)
+    """Sessions of a dataset that could not be read or analysed; the others were."""
 
     def to_json_dict(self) -> dict[str, object]:
         """One session's document, or `{"sessions": [...]}` for a whole dataset."""
         if self.whole_dataset:
-            return {"sessions": [a.to_json_dict() for a in self.sessions]}
+            return {
+                "sessions": [a.to_json_dict() for a in self.sessions],
+                "failed": [
+                    {"source": str(f.source), "message": f.message, "advice": f.advice}
+                    for f in self.failed
+                ],
+            }
         (only,) = self.sessions
         return only.to_json_dict()
 
@@ -59,6 +76,7 @@ class _Found:
     recovered: tuple[RecoveryReport, ...] = ()
     skipped: list[Path] = field(default_factory=list)
     whole_dataset: bool = False
+    failed: list[SessionFailure] = field(default_factory=list)
 
 
 def _is_being_recorded(session_dir: Path) -> bool:
@@ -85,8 +103,15 @@ def _find_sessions(path: Path, whole_file_trial: Trial | None) -> _Found:
         dataset = open_dataset(path)
         dirs = dataset.session_dirs()
         live = [d for d in dirs if _is_being_recorded(d)]
-        found = [(d, read_session(d)) for d in dirs if d not in live]
-        return _Found(found, dataset.recovered, live, whole_dataset=True)
+        found, failed = [], []
+        for d in dirs:
+            if d in live:
+                continue
+            try:
+                found.append((d, read_session(d)))
+            except BalancelabError as error:  # one broken session does not stop the rest
+                failed.append(SessionFailure(d, error.message, error.advice))
+        return _Found(found, dataset.recovered, live, whole_dataset=True, failed=failed)
     if recorded:
         session_dir = path.parent if path.name == "motion" else path
         return _Found([(session_dir, read_session(session_dir))])
@@ -125,8 +150,12 @@ def analyze_path(path: Path, *, whole_file_trial: Trial | None = None) -> Analys
     and skipping live ones), a session folder, or a file or export folder to import
     (`whole_file_trial`, with onset and duration replaced, makes it one trial)."""
     found = _find_sessions(path, whole_file_trial)
-    analysed = [
-        AnalysedSession(source, session, analyze_session(session))
-        for source, session in found.sessions
-    ]
-    return AnalysisRun(analysed, found.recovered, found.skipped, found.whole_dataset)
+    analysed, failed = [], list(found.failed)
+    for source, session in found.sessions:
+        try:
+            analysed.append(AnalysedSession(source, session, analyze_session(session)))
+        except BalancelabError as error:
+            if not found.whole_dataset:
+                raise
+            failed.append(SessionFailure(source, error.message, error.advice))
+    return AnalysisRun(analysed, found.recovered, found.skipped, found.whole_dataset, failed)
