@@ -33,6 +33,7 @@ from balancelab.engine.streaming import (
     stream_to_dataset,
 )
 from balancelab.errors import InvalidArgumentError
+from balancelab.model import check_label
 from balancelab.sensors.base import SourceState
 from balancelab.sim import list_scenarios
 
@@ -148,6 +149,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InvalidArgumentError(f"--seconds must be > 0, got {args.seconds}")
     if not args.speed > 0:
         raise InvalidArgumentError(f"--speed must be > 0, got {args.speed}")
+    check_label("athlete", args.athlete)  # refused before the source is opened
+    check_label("task", args.task)
     scenarios = dict(list_scenarios())
     if args.scenario not in scenarios:
         raise InvalidArgumentError(

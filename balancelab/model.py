@@ -89,12 +89,24 @@ class Outcome(StrEnum):
     ABORTED = "aborted"
 
 
+# Longest label: a file name holds the athlete, task and tracking-system labels plus ~56
+# characters of entities and suffix, and file systems allow 255 bytes per name.
+MAX_LABEL_CHARS = 64
+
+
 def check_label(kind: str, value: str) -> str:
-    """Return `value` if it is a BIDS label (letters and digits only), else raise."""
+    """Return `value` if it is a BIDS label (letters and digits, <= 64), else raise."""
     if not _LABEL.match(value):
         raise InvalidArgumentError(
-            f"{kind} label {value!r} is not allowed: use letters and digits only",
+            f"{kind} label {value[:40]!r}{'...' if len(value) > 40 else ''} is not allowed:"
+            " use letters and digits only",
             advice=f"Choose a {kind} label such as 'ana01' (no spaces, dashes or slashes).",
+        )
+    if len(value) > MAX_LABEL_CHARS:
+        raise InvalidArgumentError(
+            f"{kind} label {value[:20]!r}... has {len(value)} characters; at most"
+            f" {MAX_LABEL_CHARS} fit in the recording's file names",
+            advice=f"Choose a shorter {kind} label, such as 'ana01'.",
         )
     return value
 

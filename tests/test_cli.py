@@ -328,3 +328,31 @@ def test_a_negative_seed_is_refused_before_anything_is_written(
 def test_the_simulator_refuses_a_negative_seed() -> None:
     with pytest.raises(SimulationError, match="seed"):
         simulate_session("demo_session", seed=-1)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--athlete", "a" * 5000],
+        ["stream", "sim", "--seconds", "1", "--athlete", "a" * 5000],
+        [
+            "import",
+            str(SHARED_DATA / "bds" / "BDS00001.txt"),
+            "--athlete",
+            "a" * 5000,
+            "--trial-type",
+            "double_leg_hold",
+        ],
+        ["examples", "--force-plate-data", "/nonexistent-folder"],
+    ],
+)
+def test_a_refused_command_leaves_no_trace(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 4: a refused 5000-character label still added a participants.tsv row;
+    # `examples` checked its force-plate folder only after writing the simulated sessions.
+    data = tmp_path / "data"
+    code, _, err = run_cli([*argv, "--data", str(data)], capsys)
+    assert code == 2
+    assert "what to do:" in err and "Traceback" not in err
+    assert not data.exists()

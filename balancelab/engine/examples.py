@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from balancelab.engine.jobs import import_to_dataset, write_session, write_truth
+from balancelab.errors import DatasetError
 from balancelab.formats.bids import write_text_atomic
 from balancelab.formats.dataset import Participant
 from balancelab.model import Side, Surface, Trial, TrialType, Vision
@@ -136,7 +137,19 @@ only. The session times are the data sets' own dates; minutes within a day order
 
 
 def build_example_dataset(root: Path, force_plate_data: Path | None = None) -> list[Path]:
-    """Write the example dataset into `root`; returns the session folders written."""
+    """Write the example dataset into `root`; returns the session folders written.
+
+    The force-plate files are checked first: a wrong folder writes nothing.
+    """
+    if force_plate_data is not None:
+        missing = [t.file for t in FORCE_PLATE_TRIALS if not (force_plate_data / t.file).is_file()]
+        if missing:
+            raise DatasetError(
+                f"{force_plate_data} lacks {len(missing)} of the force-plate files the"
+                f" examples use, e.g. {missing[0]}",
+                advice="Give the folder that holds bds/ and pds/ (e.g. ../shared/data), or"
+                " leave out --force-plate-data.",
+            )
     written = [_simulated_week(root, week) for week in WEEKS]
     if force_plate_data is not None:
         written += [_force_plate_session(root, force_plate_data, t) for t in FORCE_PLATE_TRIALS]
