@@ -150,7 +150,8 @@ def _check_args(args: argparse.Namespace) -> None:
     if not args.speed > 0:
         raise InvalidArgumentError(f"--speed must be > 0, got {args.speed}")
     check_label("athlete", args.athlete)  # refused before the source is opened
-    check_label("task", args.task)
+    if args.task is not None:
+        check_label("task", args.task)
     scenarios = dict(list_scenarios())
     if args.scenario not in scenarios:
         raise InvalidArgumentError(
