@@ -317,9 +317,10 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decode_text(data: bytes, path: Path) -> str:
-    """UTF-8 text of a file's bytes; bad bytes raise FormatError naming the line."""
+    """UTF-8 text of a file's bytes (a leading byte-order mark, as spreadsheet programs write,
+    is dropped); bad bytes raise FormatError naming the line."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise FormatError("bytes that are not UTF-8 text", path=str(path), line=line) from exc

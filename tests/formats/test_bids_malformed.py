@@ -455,3 +455,16 @@ def test_an_unreadable_bidsignore_is_a_dataset_error(
     with pytest.raises(DatasetError, match=r"cannot read .*\.bidsignore") as caught:
         ensure_dataset(tmp_path)
     assert ".bidsignore" in caught.value.advice and "UTF-8" in caught.value.advice
+
+
+def test_a_byte_order_mark_on_any_sidecar_is_read_as_text(tmp_path: Path) -> None:
+    # Issue 10 item 12: a spreadsheet program saves channels.tsv or events.tsv with a UTF-8
+    # byte-order mark; the reader said "header lacks column(s) name". It is read as text now.
+    session_dir = write_example_session(tmp_path)
+    clean = read_session(session_dir)
+    paths = cop_paths(session_dir)
+    for path in (paths.channels_tsv, paths.events_tsv, paths.motion_json, paths.events_json):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    marked = read_session(session_dir)
+    assert [r.channels for r in marked.recordings] == [r.channels for r in clean.recordings]
+    assert marked.trials == clean.trials
