@@ -463,9 +463,10 @@ def _analyze_hold(
     metrics = _sway_metrics(trace, segments, s.fs_hz, s, sig.unit)
     if sig.point == "board":
         metrics.update(_board_metrics(np.concatenate([trace[seg] for seg in segments]), s.fs_hz, s))
-    single_leg = window.trial.trial_type is TrialType.SINGLE_LEG_HOLD
-    touchdowns = _touchdowns(sig, rows, trace) if single_leg and trace.shape[0] > 10 else ()
-    if single_leg:
+    # A board IMU sees no free foot: the key is absent there, as on two legs (METRICS.md).
+    counted = window.trial.trial_type is TrialType.SINGLE_LEG_HOLD and sig.point != "board"
+    touchdowns = _touchdowns(sig, rows, trace) if counted and trace.shape[0] > 10 else ()
+    if counted:
         metrics["touchdowns"] = Metric(
             len(touchdowns), "count", "touchdowns", {"n": trace.shape[0]}
         )

@@ -187,6 +187,8 @@ def test_wobble_board_gives_board_indices() -> None:
         true_si = math.degrees(math.sqrt(np.mean(np.sum(truth.series.board[rows] ** 2, axis=1))))
         assert index == pytest.approx(true_si, abs=1.0)
         assert trial.metrics["edge_contacts"].value is not None
+        # A board IMU sees no free foot: no touch-down count is reported, not a false 0.
+        assert "touchdowns" not in trial.metrics
 
 
 def test_eyes_closed_holds_are_not_a_landing_reference() -> None:
