@@ -127,54 +127,38 @@ def _reference_holds() -> tuple[TrialSpec, ...]:
     )
 
 
-def step_down() -> Scenario:
-    """Three 20-s quiet holds per side (TTS reference), then 5 step-downs (0.2 m) per side."""
-    holds = _reference_holds()
-    landings = tuple(
+def _landings(kind: TrialType, per_side: int, height_m: float = 0.2) -> tuple[TrialSpec, ...]:
+    """`per_side` landings of `kind` per side, alternating sides, each after LANDING_PRE_S of
+    single-leg stance on the test leg."""
+    return tuple(
         TrialSpec(
-            TrialType.STEP_DOWN,
+            kind,
             side,
             duration_s=LANDING_TRIAL_S,
             rest_after_s=8.0,
+            landing_height_m=height_m,
             pre_s=LANDING_PRE_S,
         )
-        for _ in range(5)
+        for _ in range(per_side)
         for side in SIDES
     )
-    return Scenario("step_down", _describe(step_down), holds + landings, task="stepdown")
+
+
+def step_down() -> Scenario:
+    """Three 20-s quiet holds per side (TTS reference), then 5 step-downs (0.2 m) per side."""
+    trials = _reference_holds() + _landings(TrialType.STEP_DOWN, 5)
+    return Scenario("step_down", _describe(step_down), trials, task="stepdown")
 
 
 def hop_landing() -> Scenario:
     """Three 20-s quiet holds per side (TTS reference), then 5 single-leg hops (0.15 m) per side."""
-    holds = _reference_holds()
-    landings = tuple(
-        TrialSpec(
-            TrialType.HOP_STABILIZE,
-            side,
-            duration_s=LANDING_TRIAL_S,
-            rest_after_s=8.0,
-            landing_height_m=0.15,
-            pre_s=LANDING_PRE_S,
-        )
-        for _ in range(5)
-        for side in SIDES
-    )
-    return Scenario("hop_landing", _describe(hop_landing), holds + landings, task="hoplanding")
+    trials = _reference_holds() + _landings(TrialType.HOP_STABILIZE, 5, height_m=0.15)
+    return Scenario("hop_landing", _describe(hop_landing), trials, task="hoplanding")
 
 
 def step_down_only() -> Scenario:
     """5 step-downs (0.2 m) per side and no holds: the TTS reference is the pre-landing stance."""
-    landings = tuple(
-        TrialSpec(
-            TrialType.STEP_DOWN,
-            side,
-            duration_s=LANDING_TRIAL_S,
-            rest_after_s=8.0,
-            pre_s=LANDING_PRE_S,
-        )
-        for _ in range(5)
-        for side in SIDES
-    )
+    landings = _landings(TrialType.STEP_DOWN, 5)
     return Scenario("step_down_only", _describe(step_down_only), landings, task="stepdown")
 
 
@@ -205,17 +189,7 @@ def demo_session() -> Scenario:
         ),
         TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.LEFT, vision=Vision.CLOSED, duration_s=20.0),
         TrialSpec(TrialType.SINGLE_LEG_HOLD, Side.RIGHT, vision=Vision.CLOSED, duration_s=20.0),
-        *(
-            TrialSpec(
-                TrialType.STEP_DOWN,
-                side,
-                duration_s=LANDING_TRIAL_S,
-                rest_after_s=8.0,
-                pre_s=LANDING_PRE_S,
-            )
-            for _ in range(2)
-            for side in SIDES
-        ),
+        *_landings(TrialType.STEP_DOWN, 2),
     )
     return Scenario("demo_session", _describe(demo_session), trials, task="demo")
 
