@@ -281,6 +281,8 @@ def write_text_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
+        with contextlib.suppress(OSError):  # a full disk leaves no half-written temporary
+            tmp.unlink(missing_ok=True)
         raise DatasetError(
             f"cannot write {path}: {exc.strerror or exc}",
             advice="Check free disk space and that the data folder is writable.",

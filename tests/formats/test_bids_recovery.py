@@ -311,3 +311,35 @@ def test_close_closes_every_file_even_if_the_last_flush_fails(
     writer.close()  # a second close does nothing
     (report,) = recover_dataset(tmp_path)
     assert report.samples_kept == 30 and report.changed
+
+
+FULL_DISK_CHILD = r"""
+import resource, signal, sys
+from pathlib import Path
+from balancelab.errors import DatasetError
+from balancelab.formats.bids import write_text_atomic
+target = Path(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    write_text_atomic(target, "x" * 1_000_000)
+except DatasetError as error:
+    print(error.message)
+"""
+
+
+def test_a_write_that_runs_out_of_space_leaves_no_temporary_file(tmp_path: Path) -> None:
+    # Issue 10 item 4: an empty .tmp file stayed after a full disk. The OS refuses the write
+    # past a file-size limit (EFBIG) as it refuses one past the end of a full disk (ENOSPC).
+    target = tmp_path / "participants.tsv"
+    target.write_text("participant_id\nsub-ana01\n")
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert f"cannot write {target}" in done.stdout
+    assert target.read_text() == "participant_id\nsub-ana01\n"  # the old file is whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["participants.tsv"]
