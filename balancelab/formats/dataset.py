@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,12 @@ BIDSIGNORE_RULE = "**/*_balancelab.json"
 DOMINANT_LEG_LEVELS = ("left", "right")
 INJURED_SIDE_LEVELS = ("left", "right", "both", "none")
 PARTICIPANT_COLUMNS = ("participant_id", "dominant_leg", "injured_side")
+# Updates of the dataset's shared files take this lock file (created exclusively, which works
+# on every OS); a lock older than LOCK_STALE_S was left by a killed process and is broken.
+LOCK_NAME = ".balancelab.lock"
+LOCK_WAIT_S = 30.0
+LOCK_STALE_S = 60.0
+LOCK_POLL_S = 0.01
 README_TEXT = """\
 Balance recordings made with balancelab.
 
@@ -128,27 +135,84 @@ class RecoveryReport:
         )
 
 
+@contextlib.contextmanager
+def dataset_lock(root: Path) -> Iterator[None]:
+    """Hold the dataset's lock while its shared files (participants, sidecars) are updated.
+
+    Several processes may record into one dataset at once; each read-modify-write of a shared
+    file happens under this lock, so no update is lost.
+    """
+    path = root / LOCK_NAME
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime > LOCK_STALE_S:
+                    path.unlink()  # its holder was killed
+                    continue
+            if time.monotonic() > deadline:
+                raise DatasetError(
+                    f"{root} is locked by another balancelab process ({path} exists)",
+                    advice="Wait for the other recording or import to finish; if none is"
+                    f" running, delete {path}.",
+                ) from None
+            time.sleep(LOCK_POLL_S)
+        except OSError as exc:
+            raise DatasetError(f"cannot lock {root}: {exc.strerror or exc}") from exc
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def ensure_dataset(root: Path | str) -> Path:
-    """Create a dataset at `root` if new or empty, else check it; returns the resolved root."""
+    """Create a dataset at `root` if new or empty, else check it; returns the resolved root.
+
+    Several processes may do this at once: the creation happens under the dataset's lock.
+    """
     root = Path(root).resolve()
     if (root / DESCRIPTION).exists():
         check_dataset(root)
-    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise DatasetError(
-            f"{root} is not empty and has no {DESCRIPTION}: not a balancelab dataset",
-            advice="Choose an empty folder or an existing balancelab dataset.",
-        )
-    else:
-        _create_dataset(root)
-    _ensure_bidsignore(root)
-    return root
-
-
-def _create_dataset(root: Path) -> None:
+        if BIDSIGNORE_RULE not in _bidsignore_text(root).splitlines():
+            with dataset_lock(root):
+                _ensure_bidsignore(root)
+        return root
+    _refuse_foreign(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot create {root}: {exc.strerror or exc}") from exc
+    with dataset_lock(root):
+        if (root / DESCRIPTION).exists():  # another process created it meanwhile
+            check_dataset(root)
+        else:
+            _refuse_foreign(root, lock_held=True)
+            _create_dataset(root)
+        _ensure_bidsignore(root)
+    return root
+
+
+def _refuse_foreign(root: Path, *, lock_held: bool = False) -> None:
+    """DatasetError if `root` is a file, or a folder with other content and no dataset being
+    created in it (a creation holds the lock until its description is written)."""
+    if not root.exists():
+        return
+    others = [] if not root.is_dir() else [p for p in root.iterdir() if p.name != LOCK_NAME]
+    creating = not lock_held and (root / LOCK_NAME).exists()
+    if not root.is_dir() or (others and not creating):
+        raise DatasetError(
+            f"{root} is not empty and has no {DESCRIPTION}: not a balancelab dataset",
+            advice="Choose an empty folder or an existing balancelab dataset.",
+        )
+
+
+def _create_dataset(root: Path) -> None:
     description = {
         "Name": "balancelab recordings",
         "BIDSVersion": BIDS_VERSION,
@@ -162,6 +226,14 @@ def _create_dataset(root: Path) -> None:
 
 
 def _ensure_bidsignore(root: Path) -> None:
+    text = _bidsignore_text(root)
+    if BIDSIGNORE_RULE not in text.splitlines():
+        separator = "\n" if text and not text.endswith("\n") else ""
+        write_text_atomic(root / ".bidsignore", f"{text}{separator}{BIDSIGNORE_RULE}\n")
+
+
+def _bidsignore_text(root: Path) -> str:
+    """The dataset's .bidsignore ('' if it has none); unreadable text is a DatasetError."""
     path = root / ".bidsignore"
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -175,9 +247,7 @@ def _ensure_bidsignore(root: Path) -> None:
                 " balancelab writes a new one."
             ),
         ) from exc
-    if BIDSIGNORE_RULE not in text.splitlines():
-        separator = "\n" if text and not text.endswith("\n") else ""
-        write_text_atomic(path, f"{text}{separator}{BIDSIGNORE_RULE}\n")
+    return text
 
 
 def _participants_json() -> dict[str, dict[str, object]]:
@@ -214,6 +284,11 @@ def check_dataset(root: Path | str) -> Path:
 
 def add_participant(root: Path, participant: Participant) -> None:
     """Add the athlete's row to participants.tsv, or fill its n/a cells; never duplicate it."""
+    with dataset_lock(root):
+        _add_participant(root, participant)
+
+
+def _add_participant(root: Path, participant: Participant) -> None:
     path = root / "participants.tsv"
     rows = [row for _, row in read_tsv(path, ("participant_id",))] if path.exists() else []
     header = list(rows[0]) if rows else list(PARTICIPANT_COLUMNS)

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -343,3 +344,34 @@ def test_a_write_that_runs_out_of_space_leaves_no_temporary_file(tmp_path: Path)
     assert f"cannot write {target}" in done.stdout
     assert target.read_text() == "participant_id\nsub-ana01\n"  # the old file is whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["participants.tsv"]
+
+
+PARALLEL_WRITER = r"""
+import sys, time
+from pathlib import Path
+from balancelab.formats.dataset import Participant, add_participant, ensure_dataset
+root, worker, start_at = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+while time.time() < start_at:  # every writer starts at the same moment
+    time.sleep(0.001)
+ensure_dataset(root)
+for k in range(12):
+    add_participant(root, Participant(f"w{worker}a{k}"))
+"""
+
+
+def test_parallel_writers_lose_no_athlete(tmp_path: Path) -> None:
+    # Issue 10 item 3: eight `stream` processes into one dataset lost an athlete from
+    # participants.tsv. Eight processes create the dataset and add 12 athletes each at once:
+    # without the lock their read-modify-write updates overwrite each other.
+    root = tmp_path / "data"
+    start_at = time.time() + 3.0  # after every interpreter has started
+    writers = [
+        subprocess.Popen([sys.executable, "-c", PARALLEL_WRITER, str(root), str(w), str(start_at)])
+        for w in range(8)
+    ]
+    assert [p.wait(timeout=120) for p in writers] == [0] * 8
+    rows = (root / "participants.tsv").read_text().splitlines()
+    expected = {f"sub-w{w}a{k}" for w in range(8) for k in range(12)}
+    assert rows[0] == "participant_id\tdominant_leg\tinjured_side"
+    assert {r.split("\t")[0] for r in rows[1:]} == expected and len(rows) == 1 + 96
+    assert not (root / ".balancelab.lock").exists()
