@@ -45,10 +45,11 @@ DOMINANT_LEG_LEVELS = ("left", "right")
 INJURED_SIDE_LEVELS = ("left", "right", "both", "none")
 PARTICIPANT_COLUMNS = ("participant_id", "dominant_leg", "injured_side")
 # Updates of the dataset's shared files take this lock file (created exclusively, which works
-# on every OS); a lock older than LOCK_STALE_S was left by a killed process and is broken.
+# on every OS). It is held for milliseconds; one older than LOCK_STALE_S was left by a killed
+# process and is broken, well before a waiting writer gives up (LOCK_WAIT_S).
 LOCK_NAME = ".balancelab.lock"
 LOCK_WAIT_S = 30.0
-LOCK_STALE_S = 60.0
+LOCK_STALE_S = 10.0
 LOCK_POLL_S = 0.01
 README_TEXT = """\
 Balance recordings made with balancelab.

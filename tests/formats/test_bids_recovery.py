@@ -22,7 +22,10 @@ from balancelab.formats import bids_writer
 from balancelab.formats.bids_reader import read_recording, read_session, read_stream_info
 from balancelab.formats.bids_writer import open_session
 from balancelab.formats.dataset import (
+    Participant,
     RecoveryReport,
+    add_participant,
+    ensure_dataset,
     list_sessions,
     open_dataset,
     recover_dataset,
@@ -375,3 +378,14 @@ def test_parallel_writers_lose_no_athlete(tmp_path: Path) -> None:
     assert rows[0] == "participant_id\tdominant_leg\tinjured_side"
     assert {r.split("\t")[0] for r in rows[1:]} == expected and len(rows) == 1 + 96
     assert not (root / ".balancelab.lock").exists()
+
+
+def test_a_lock_left_by_a_killed_writer_is_broken(tmp_path: Path) -> None:
+    root = ensure_dataset(tmp_path / "data")
+    lock = root / ".balancelab.lock"
+    lock.write_text("12345")  # its holder was killed an hour ago
+    an_hour_ago = time.time() - 3600
+    os.utime(lock, (an_hour_ago, an_hour_ago))
+    add_participant(root, Participant("ana01"))
+    assert "sub-ana01" in (root / "participants.tsv").read_text()
+    assert not lock.exists()
