@@ -29,12 +29,6 @@ DEFAULT_EDGE_TOLERANCE_DEG = 1.0
 DEFAULT_MIN_SEPARATION_S = 0.2
 
 
-def tilt_magnitude_deg(pitch_deg: ArrayLike, roll_deg: ArrayLike) -> FloatArray:
-    """Resultant tilt from level, sqrt(pitch² + roll²), in deg."""
-    pitch, roll = paired_arrays("pitch_deg", pitch_deg, "roll_deg", roll_deg)
-    return np.asarray(np.hypot(pitch, roll), dtype=np.float64)
-
-
 def stability_index(pitch_deg: ArrayLike, roll_deg: ArrayLike) -> Metric:
     """Overall stability index sqrt(mean(pitch² + roll²)) about level, in deg."""
     pitch, roll = paired_arrays("pitch_deg", pitch_deg, "roll_deg", roll_deg)
