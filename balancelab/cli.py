@@ -6,13 +6,13 @@ import argparse
 import json
 import shlex
 import sys
+import textwrap
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from balancelab import __version__
-from balancelab.cli_ble import add_scan_command
 from balancelab.cli_common import (
     ExitCode,
     FolderReport,
@@ -22,50 +22,102 @@ from balancelab.cli_common import (
     exit_codes_epilog,
     print_folder_summary,
     print_recovery,
+    process_count,
     report_error,
     report_recovery,
     stdout_closed,
     whole_number,
 )
-from balancelab.cli_stream import add_stream_command
-from balancelab.engine.analyze import analyze_path
-from balancelab.engine.examples import build_example_dataset
-from balancelab.engine.jobs import ImportOptions, import_folder, import_one, simulate_to_dataset
-from balancelab.engine.report import format_session
 from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
-from balancelab.formats.import_csv import COLUMNS_EXAMPLE, SENSOR_POINTS, parse_columns
-from balancelab.formats.importers import DELIMITER_NAMES, TableLayout, is_one_export
-from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
-from balancelab.sim import list_scenarios
+
+if TYPE_CHECKING:
+    from balancelab.engine.jobs import ImportOptions
+    from balancelab.model import Trial
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command."""
+COMMANDS: dict[str, str] = {
+    "simulate": "record a session of the simulated athlete, with its ground truth",
+    "import": "import phyphox, Sensor Logger, force-plate or CSV files as sessions",
+    "examples": "write the example dataset (a simulated athlete over six weeks)",
+    "analyze": "sway, time to stabilization and asymmetry of recorded sessions",
+    "demo": "record a session of the simulated athlete and analyse it",
+    "stream": "record a live source (simulated athlete, replay, phone, sensor) into the dataset",
+    "scan": "list the Bluetooth sensors in range (DIY, Polar, WitMotion …)",
+}
+"""Each sub-command and its line under `balancelab --help`, in the order listed there."""
+
+
+def build_parser(full: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every sub-command. Only those named in `full` (default: all)
+    get their options, and with them the modules that define them; the others are one line of
+    `--help`, so that `balancelab --help` or `balancelab analyze` imports no other command's
+    machinery (the simulator, scipy, the streaming engine)."""
     parser = argparse.ArgumentParser(
         prog="balancelab",
         description="Balance assessment: sway, time to stabilization, left/right asymmetry.",
         epilog=exit_codes_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"balancelab {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     add_debug_option(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    _add_simulate(commands)
-    _add_import(commands)
-    _add_examples(commands)
-    _add_analyze(commands)
-    _add_demo(commands)
-    add_stream_command(commands)
-    add_scan_command(commands)
+    for name, help_text in COMMANDS.items():
+        if full is None or name in full:
+            _add_command(commands, name)
+        else:
+            commands.add_parser(name, help=help_text)
     for command in commands.choices.values():  # --debug after the command works too
         add_debug_option(command)
     return parser
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: argparse's own, but the version is read (importlib.metadata) only when
+    asked for, not each time the parser is built."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from balancelab import __version__  # noqa: PLC0415
+
+        print(f"balancelab {__version__}")
+        parser.exit()
+
+
+def _add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    """Add one sub-command with its options, importing the module that defines it."""
+    if name == "stream":
+        from balancelab.cli_stream import add_stream_command  # noqa: PLC0415 (when chosen)
+
+        add_stream_command(commands)
+    elif name == "scan":
+        from balancelab.cli_ble import add_scan_command  # noqa: PLC0415 (when chosen)
+
+        add_scan_command(commands)
+    else:
+        _ADDERS[name](commands)
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line: its first word that is not an option (the
+    top-level options take no value). None for none or an unknown one (argparse says so)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def _add_trial_options(parser: argparse.ArgumentParser) -> None:
+    from balancelab.model import Side, Surface, TrialType, Vision  # noqa: PLC0415 (numpy)
+
     parser.add_argument("--trial-type", choices=[t.value for t in TrialType], default=None)
     parser.add_argument("--side", choices=[s.value for s in Side], help="default: both")
     parser.add_argument("--surface", choices=[s.value for s in Surface], help="default: firm")
@@ -73,6 +125,8 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _whole_file_trial(args: argparse.Namespace) -> Trial | None:
+    from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision  # noqa: PLC0415
+
     described = [f"--{n}" for n in ("side", "surface", "vision") if getattr(args, n) is not None]
     if args.trial_type is None:
         if described:
@@ -95,7 +149,7 @@ def _whole_file_trial(args: argparse.Namespace) -> Trial | None:
 def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "analyze",
-        help="sway, time to stabilization and asymmetry of recorded sessions",
+        help=COMMANDS["analyze"],
         description=(
             "Analyse a session folder, every session of a dataset, or a file to import (give"
             " --trial-type to analyse the whole file as one trial). Without PATH, the dataset"
@@ -111,37 +165,74 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_data_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--jobs",
+        type=process_count,
+        default=None,
+        metavar="N",
+        help="analyse a dataset's sessions in N processes (default: one per core; 1: no pool)",
+    )
     _add_trial_options(parser)
     parser.set_defaults(handler=_run_analyze)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
+    from balancelab.engine import analyze  # noqa: PLC0415 (scipy only for a command that runs)
+    from balancelab.engine.report import format_session  # noqa: PLC0415
+
     args.path = _folder_or_data(args.path, args.data, "PATH")
-    run = analyze_path(args.path, whole_file_trial=_whole_file_trial(args))
-    print_recovery(run.recovered)
-    for session_dir in run.skipped:
-        print(
-            f"skipped: {session_dir} is still being recorded (or could not be recovered)",
-            file=sys.stderr,
-        )
-    for failure in run.failed:
-        print(
-            f"not analysed: {failure.source}: {failure.message}\n  what to do: {failure.advice}",
-            file=sys.stderr,
-        )
-    analysed = run.sessions
+    plan = analyze.plan_analysis(args.path, whole_file_trial=_whole_file_trial(args))
+    print_recovery(plan.recovered)
+    dataset_json = _DatasetJson() if args.json and plan.whole_dataset else None
+    analysed, failed = 0, []
+    for result in plan.results(args.jobs):
+        if isinstance(result, analyze.SessionSkipped):
+            print(
+                f"skipped: {result.source} is still being recorded (or could not be recovered)",
+                file=sys.stderr,
+            )
+        elif isinstance(result, analyze.SessionFailure):
+            failed.append(analyze.failure_json_dict(result))
+            print(
+                f"not analysed: {result.source}: {result.message}\n  what to do: {result.advice}",
+                file=sys.stderr,
+            )
+        elif dataset_json is not None:
+            dataset_json.add(result.to_json_dict())
+        elif args.json:
+            print(json.dumps(result.to_json_dict(), indent=1, allow_nan=False))
+        else:
+            print(("\n" if analysed else "") + format_session(result), flush=True)
+        analysed += isinstance(result, analyze.AnalysedSession)
     if not analysed:
         raise DatasetError(
             f"{args.path} holds no session that can be analysed",
             advice="Record or import a session first (balancelab stream / import / simulate)."
-            if not run.failed
+            if not failed
             else "Repair or remove the sessions named above, then analyse again.",
         )
-    if args.json:
-        print(json.dumps(run.to_json_dict(), indent=1, allow_nan=False))
-    else:
-        print("\n\n".join(format_session(a) for a in analysed))
-    return ExitCode.SOME_FAILED if run.failed else ExitCode.OK
+    if dataset_json is not None:
+        dataset_json.end(failed)
+    return ExitCode.SOME_FAILED if failed else ExitCode.OK
+
+
+class _DatasetJson:
+    """A dataset's document, `{"sessions": [...], "failed": [...]}`, printed a session at a
+    time as it is analysed, in the very layout `json.dumps(document, indent=1)` gives it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, session: dict[str, object]) -> None:
+        text = textwrap.indent(json.dumps(session, indent=1, allow_nan=False), "  ")
+        sys.stdout.write(('{\n "sessions": [\n' if self.count == 0 else ",\n") + text)
+        sys.stdout.flush()
+        self.count += 1
+
+    def end(self, failed: list[dict[str, str]]) -> None:
+        """Close the session list (at least one was added) and give the failed ones."""
+        tail = json.dumps({"failed": failed}, indent=1)  # '{\n "failed": ...\n}'
+        sys.stdout.write("\n ],\n" + tail.removeprefix("{\n") + "\n")
 
 
 def _folder_or_data(path: Path | None, data: Path | None, name: str) -> Path:
@@ -157,7 +248,7 @@ def _folder_or_data(path: Path | None, data: Path | None, name: str) -> Path:
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "demo",
-        help="record a session of the simulated athlete and analyse it",
+        help=COMMANDS["demo"],
         description="Simulate the demo session into your dataset, then analyse it.",
     )
     add_data_option(parser)
@@ -168,6 +259,10 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from balancelab.engine.analyze import analyze_path  # noqa: PLC0415 (the engine when run)
+    from balancelab.engine.jobs import simulate_to_dataset  # noqa: PLC0415
+    from balancelab.engine.report import format_session  # noqa: PLC0415
+
     root = dataset_root(args.data)
     report_recovery(root)
     result = simulate_to_dataset(root, "demo_session", athlete="demo", seed=args.seed)
@@ -181,7 +276,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _add_examples(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "examples",
-        help="write the example dataset (a simulated athlete over six weeks)",
+        help=COMMANDS["examples"],
         description=(
             "Write the example dataset into an empty folder: a simulated athlete tested every two"
             " weeks. With --force-plate-data, also the real force-plate trials found there."
@@ -208,6 +303,8 @@ def _run_examples(args: argparse.Namespace) -> int:
             advice="Name an empty or new folder: balancelab examples DIR (or --data DIR).",
         )
     root = _folder_or_data(args.out, args.data, "DIR")
+    from balancelab.engine.examples import build_example_dataset  # noqa: PLC0415 (when run)
+
     for session_dir in build_example_dataset(root, args.force_plate_data):
         print(f"wrote {session_dir}")
     return 0
@@ -216,7 +313,7 @@ def _run_examples(args: argparse.Namespace) -> int:
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "simulate",
-        help="record a session of the simulated athlete, with its ground truth",
+        help=COMMANDS["simulate"],
         description="Simulate a session and write it as Motion-BIDS plus a ground-truth JSON.",
     )
     parser.add_argument("--scenario", default="demo_session", help="see --list")
@@ -235,7 +332,7 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "import",
-        help="import phyphox, Sensor Logger, force-plate or CSV files as sessions",
+        help=COMMANDS["import"],
         description=(
             "Import a foreign recording into the dataset. The kind is detected from the file;"
             " any other table is read with --columns. A folder that is not one phyphox or"
@@ -254,6 +351,8 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=None,
         help="session start, ISO 8601 (default: the file's clock, else its modification time)",
     )
+    from balancelab.formats.import_csv import SENSOR_POINTS  # noqa: PLC0415 (import only)
+
     parser.add_argument("--tracked-point", choices=SENSOR_POINTS, default=None)
     parser.add_argument(
         "--per-foot", action="store_true", help="also import each plate of a two-plate file"
@@ -264,6 +363,9 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    from balancelab.formats.import_csv import COLUMNS_EXAMPLE  # noqa: PLC0415 (import only)
+    from balancelab.formats.importers import DELIMITER_NAMES  # noqa: PLC0415
+
     table = parser.add_argument_group("reading any other table (with --columns)")
     table.add_argument(
         "--columns",
@@ -300,6 +402,8 @@ def _parse_start(text: str) -> datetime:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    from balancelab.sim import list_scenarios  # noqa: PLC0415 (the simulator when run)
+
     scenarios = dict(list_scenarios())
     if args.list:
         for name, description in scenarios.items():
@@ -312,6 +416,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
         )
     root = dataset_root(args.data)
     report_recovery(root)
+    from balancelab.engine.jobs import simulate_to_dataset  # noqa: PLC0415 (scipy when run)
+
     result = simulate_to_dataset(
         root, args.scenario, athlete=args.athlete, seed=args.seed, start_utc=args.start
     )
@@ -328,6 +434,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
+    from balancelab.engine.jobs import import_folder, import_one  # noqa: PLC0415 (when run)
+    from balancelab.formats.importers import is_one_export  # noqa: PLC0415
+
     root = dataset_root(args.data)
     report_recovery(root)
     source = args.source.expanduser()
@@ -342,6 +451,11 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _import_options(args: argparse.Namespace) -> ImportOptions:
+    from balancelab.engine.jobs import ImportOptions  # noqa: PLC0415 (when run)
+    from balancelab.formats.import_csv import parse_columns  # noqa: PLC0415
+    from balancelab.formats.importers import DELIMITER_NAMES, TableLayout  # noqa: PLC0415
+    from balancelab.model import TrialType  # noqa: PLC0415
+
     trial = _whole_file_trial(args)
     layout = TableLayout(
         args.skip_rows,
@@ -367,6 +481,15 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
     )
 
 
+_ADDERS: dict[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = {
+    "simulate": _add_simulate,
+    "import": _add_import,
+    "examples": _add_examples,
+    "analyze": _add_analyze,
+    "demo": _add_demo,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code (`ExitCode`, see `--help`)."""
     try:
@@ -376,9 +499,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # to echo a corrected command
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(args_given)
+    parser = build_parser(full=() if command is None else (command,))
+    args = parser.parse_args(args_given)
+    args.argv = args_given  # to echo a corrected command
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -10,7 +10,6 @@ imported only when the command runs, so the rest of the CLI works without Blueto
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -58,6 +57,8 @@ def run_scan(args: argparse.Namespace) -> int:
     Bluetooth itself cannot be used (adapter off, absent or not permitted)."""
     if not 0 < args.seconds <= 120:
         raise InvalidArgumentError(f"--seconds must be in (0, 120], got {args.seconds}")
+    import asyncio  # noqa: PLC0415 (the parser is built without it, for a quick --help)
+
     from balancelab.sensors.ble import BluetoothError, scan  # noqa: PLC0415 (bleak only to scan)
 
     try:

@@ -1,7 +1,8 @@
 """What the command modules share: exit codes, the dataset-folder option, errors, recovery notes.
 
 `cli.py` and the command modules it registers (`cli_stream`, …) import these from here, so no
-command module needs to import `cli` itself.
+command module needs to import `cli` itself. Building the parser must stay cheap (`--help`), so
+what only a running command needs (the engine, the dataset) is imported where it is used.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import traceback
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import platformdirs
-
-from balancelab.engine.jobs import FileImport, open_or_create
 from balancelab.errors import BalancelabError
-from balancelab.formats.dataset import RecoveryReport
+
+if TYPE_CHECKING:
+    from balancelab.engine.jobs import FileImport
+    from balancelab.formats.dataset import RecoveryReport
 
 DATA_OPTION_HELP = "the dataset folder (default: $BALANCELAB_DATA or your user data folder)"
 DEBUG_HELP = "show the full traceback of an error (before or after the command)"
@@ -111,6 +112,8 @@ def default_dataset_root() -> Path:
     env = os.environ.get("BALANCELAB_DATA")
     if env:
         return Path(env).expanduser()
+    import platformdirs  # noqa: PLC0415 (only when no folder is given)
+
     return platformdirs.user_data_path("balancelab", appauthor=False) / "recordings"
 
 
@@ -118,6 +121,15 @@ def whole_number(text: str) -> int:
     """An argparse type: a whole number >= 0 (a seed, a count of rows)."""
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
+def process_count(text: str) -> int:
+    """An argparse type: a number of processes, a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of processes (a whole number >= 1, e.g. 2)"
+        )
     return int(text)
 
 
@@ -146,6 +158,8 @@ def print_recovery(reports: Iterable[RecoveryReport]) -> None:
 
 def report_recovery(root: Path) -> None:
     """Recover the dataset's interrupted sessions and say on stderr what happened."""
+    from balancelab.engine.jobs import open_or_create  # noqa: PLC0415 (the engine when run)
+
     print_recovery(open_or_create(root))
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from datetime import UTC, datetime
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +17,11 @@ import pytest
 
 from balancelab.cli import main
 from balancelab.dsp.sway import prediction_ellipse
+from balancelab.engine.jobs import write_session
+from balancelab.formats.bids_reader import read_session
 from balancelab.formats.bids_writer import StreamSpec, open_session
-from balancelab.model import cop_channels
+from balancelab.formats.dataset import Participant
+from balancelab.model import Session, cop_channels
 from tests.support import REPO_ROOT, SHARED_DATA
 
 DEMO_SESSION = REPO_ROOT / "recordings" / "sub-demo01" / "ses-20260907T073000"
@@ -153,7 +161,7 @@ def test_an_unexpected_failure_is_reported_without_a_traceback(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("balancelab.cli.analyze_path", broken)
+    monkeypatch.setattr("balancelab.engine.analyze.plan_analysis", broken)
     code, _, err = run_cli(["analyze", str(DEMO_SESSION)], capsys)
     assert code == 70
     assert "internal error: RuntimeError: disk on fire" in err and "--debug" in err
@@ -180,3 +188,81 @@ def test_one_broken_session_does_not_stop_the_dataset(
     assert f"not analysed: {broken}" in err and "what to do:" in err
     code, out, _ = run_cli(["analyze", str(data)], capsys)
     assert code == 1 and "sub-pds13" in out and "sub-bds4" in out
+
+
+def many_sessions(root: Path, count: int) -> Path:
+    """A dataset of `count` copies of the demo session, a day apart (real files, each read and
+    analysed on its own)."""
+    session = read_session(DEMO_SESSION)
+    for day in range(count):
+        start = session.start_utc + timedelta(days=day + 1)
+        copy = Session(tuple(replace(r, start_utc=start) for r in session.recordings))
+        write_session(root, copy, participant=Participant(session.athlete))
+    return root
+
+
+@pytest.mark.parametrize("output", [[], ["--json"]])
+def test_a_pool_prints_what_one_process_prints(
+    output: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = str(REPO_ROOT / "recordings")
+    code, alone, _ = run_cli(["analyze", dataset, "--jobs", "1", *output], capsys)
+    assert code == 0
+    code, pooled, _ = run_cli(["analyze", dataset, "--jobs", "2", *output], capsys)
+    assert code == 0
+    assert pooled == alone
+    if output:  # printed a session at a time, laid out as one json.dumps of the document
+        document = json.loads(pooled)
+        assert pooled == json.dumps(document, indent=1) + "\n"
+        assert [s["source"] for s in document["sessions"]] == [
+            str(d) for d in sorted((REPO_ROOT / "recordings").glob("sub-*/ses-*"))
+        ]
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two", "1.5"])
+def test_jobs_must_be_a_number_of_processes(jobs: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["analyze", str(DEMO_SESSION), f"--jobs={jobs}"])
+    _, err = capsys.readouterr()
+    assert stop.value.code == 2
+    assert "--jobs" in err and "not a number of processes" in err and "Traceback" not in err
+
+
+def test_a_broken_session_is_named_by_a_pool_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(REPO_ROOT / "recordings", data)
+    broken = next((data / "sub-demo01").glob("ses-*"))
+    motion = next((broken / "motion").glob("*_motion.tsv"))
+    with motion.open("a") as f:
+        f.write("1.0\tnot-a-number\n")
+    code, out, err = run_cli(["analyze", str(data), "--json", "--jobs", "2"], capsys)
+    assert code == 1
+    document = json.loads(out)
+    assert len(document["sessions"]) == 9
+    (failure,) = document["failed"]
+    assert failure["source"] == str(broken) and motion.name in failure["message"]
+    assert f"not analysed: {broken}" in err and "what to do:" in err
+
+
+def test_ctrl_c_stops_a_pooled_analysis_quietly_and_leaves_no_worker(tmp_path: Path) -> None:
+    count = 16
+    dataset = many_sessions(tmp_path / "data", count)
+    command = [sys.executable, "-m", "balancelab", "analyze", str(dataset), "--jobs", "2"]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        first = child.stdout.readline() if child.stdout else ""
+        assert first.startswith("sub-demo01"), first  # the pool is running: Ctrl-C now
+        os.killpg(child.pid, signal.SIGINT)  # as a terminal does: the whole process group
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 130
+    assert "balancelab: interrupted" in err and "Traceback" not in err and "Error" not in err
+    assert (first + out).count("sub-demo01  ses-") < count  # stopped before the end
+    with pytest.raises(ProcessLookupError):  # no worker outlived the command
+        os.killpg(child.pid, 0)

@@ -1,13 +1,27 @@
-"""Analyse what a person points at: a session folder, a whole dataset, or an importable file."""
+"""Analyse what a person points at: a session folder, a whole dataset, or an importable file.
+
+`plan_analysis` finds what a path holds without reading a dataset's sessions; `results` then
+reads and analyses them one at a time as they are found, in a pool of worker processes when
+asked (`jobs`), and gives them back in the dataset's order as they complete. At most
+2 x jobs sessions are in flight, so memory stays flat however many sessions the dataset holds.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from multiprocessing.context import BaseContext
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from balancelab.dsp.analysis import SessionAnalysis, analyze_session
-from balancelab.engine.jobs import spanning
 from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
 from balancelab.formats.bids import STATUS_RECORDING
 from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
@@ -15,22 +29,43 @@ from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
 from balancelab.formats.importers import import_file, is_one_export
 from balancelab.model import Session, Trial, TrialType
 
+IN_FLIGHT_PER_JOB = 2
+"""Sessions submitted but not yet given back, per worker process: enough to keep each worker
+busy while the next result is printed, few enough that memory does not grow with the dataset."""
+
+
+def _mapping_proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+# A metric's settings are read-only views (MappingProxyType), which pickle cannot send; the
+# pool's pickler sends them as the dict they show and makes them views again on arrival.
+ForkingPickler.register(MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
+
 
 @dataclass(frozen=True)
 class AnalysedSession:
-    """One session's analysis and where it came from."""
+    """One session's analysis, where it came from and whose it is (the labels, not the data:
+    this is what a worker process sends back)."""
 
     source: Path
-    session: Session
+    athlete: str
+    session: str
+    task: str
     analysis: SessionAnalysis
+
+    @classmethod
+    def of(cls, source: Path, session: Session) -> AnalysedSession:
+        """Analyse `session`, read from `source`."""
+        return cls(source, session.athlete, session.session, session.task, analyze_session(session))
 
     def to_json_dict(self) -> dict[str, object]:
         """The METRICS.md document (`trials`, `summary`) with the session's identity."""
         return {
             "source": str(self.source),
-            "athlete": self.session.athlete,
-            "session": self.session.session,
-            "task": self.session.task,
+            "athlete": self.athlete,
+            "session": self.session,
+            "task": self.task,
             **self.analysis.to_json_dict(),
         }
 
@@ -42,6 +77,16 @@ class SessionFailure:
     source: Path
     message: str
     advice: str
+
+
+@dataclass(frozen=True)
+class SessionSkipped:
+    """A session of a dataset still being recorded (or left unrecovered): not analysed."""
+
+    source: Path
+
+
+SessionResult = AnalysedSession | SessionFailure | SessionSkipped
 
 
 @dataclass(frozen=True)
@@ -61,22 +106,95 @@ class AnalysisRun:
         if self.whole_dataset:
             return {
                 "sessions": [a.to_json_dict() for a in self.sessions],
-                "failed": [
-                    {"source": str(f.source), "message": f.message, "advice": f.advice}
-                    for f in self.failed
-                ],
+                "failed": [failure_json_dict(f) for f in self.failed],
             }
         (only,) = self.sessions
         return only.to_json_dict()
 
 
+def failure_json_dict(failure: SessionFailure) -> dict[str, str]:
+    """A failed session under `failed` in a dataset's JSON document."""
+    return {"source": str(failure.source), "message": failure.message, "advice": failure.advice}
+
+
 @dataclass(frozen=True)
-class _Found:
-    sessions: list[tuple[Path, Session]]
+class AnalysisPlan:
+    """What a path holds to analyse, found before any session of a dataset is read."""
+
+    path: Path
+    session_dirs: tuple[Path, ...] = ()
+    """Session folders to read, in the dataset's order (one for a session folder)."""
+    imported: Session | None = None
+    """A file or export folder already read into memory (`session_dirs` is then empty)."""
     recovered: tuple[RecoveryReport, ...] = ()
-    skipped: list[Path] = field(default_factory=list)
     whole_dataset: bool = False
-    failed: list[SessionFailure] = field(default_factory=list)
+    """A dataset root: a session that cannot be read or analysed is a `SessionFailure` and
+    the others go on; for one session or file, its error is raised."""
+
+    def results(
+        self, jobs: int | None = None, *, context: BaseContext | None = None
+    ) -> Iterator[SessionResult]:
+        """Read and analyse each session, in the plan's order, as it comes. `jobs` worker
+        processes (default: every core; 1 runs here, in this process); `context` the
+        multiprocessing start method (default: the platform's)."""
+        jobs = default_jobs() if jobs is None else jobs
+        if jobs < 1:
+            raise InvalidArgumentError(
+                f"jobs must be 1 or more, got {jobs}",
+                advice="Give the number of processes to use, e.g. --jobs 2 (1: no pool).",
+            )
+        if self.imported is not None:
+            yield AnalysedSession.of(self.path, self.imported)
+        elif not self.whole_dataset:
+            for session_dir in self.session_dirs:
+                yield AnalysedSession.of(session_dir, read_session(session_dir))
+        elif jobs == 1 or len(self.session_dirs) < 2:
+            yield from map(analyse_session_dir, self.session_dirs)
+        else:
+            yield from _pooled(self.session_dirs, min(jobs, len(self.session_dirs)), context)
+
+
+def default_jobs() -> int:
+    """The worker processes to use by default: one per core this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def analyse_session_dir(session_dir: Path) -> SessionResult:
+    """Read and analyse one session of a dataset; a live session is skipped, and what stops
+    the others is a `SessionFailure` with its reason. The pool's worker: a top-level function,
+    so that a spawned process can unpickle it."""
+    try:
+        if _is_being_recorded(session_dir):
+            return SessionSkipped(session_dir)
+        return AnalysedSession.of(session_dir, read_session(session_dir))
+    except BalancelabError as error:  # one broken session does not stop the rest
+        return SessionFailure(session_dir, error.message, error.advice)
+
+
+def _pooled(
+    session_dirs: Iterable[Path], jobs: int, context: BaseContext | None
+) -> Iterator[SessionResult]:
+    """`analyse_session_dir` over `session_dirs` in `jobs` processes, results in order. On any
+    exit before the end (Ctrl-C, a closed reader, a dead worker) the sessions not started are
+    cancelled and the workers end before this returns: none is left behind."""
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_ignore_ctrl_c)
+    pending: deque[Future[SessionResult]] = deque()
+    try:
+        for session_dir in session_dirs:
+            pending.append(pool.submit(analyse_session_dir, session_dir))
+            if len(pending) >= IN_FLIGHT_PER_JOB * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_ctrl_c() -> None:
+    """Workers leave Ctrl-C to the parent: it stops them all, and only it says so."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _is_being_recorded(session_dir: Path) -> bool:
@@ -86,7 +204,10 @@ def _is_being_recorded(session_dir: Path) -> bool:
     )
 
 
-def _find_sessions(path: Path, whole_file_trial: Trial | None) -> _Found:
+def plan_analysis(path: Path, *, whole_file_trial: Trial | None = None) -> AnalysisPlan:
+    """What `path` holds to analyse: a dataset root (its interrupted sessions recovered now),
+    a session folder, or a file or export folder, imported now (`whole_file_trial`, with onset
+    and duration replaced, makes it one trial). Refuses a path that is none of these."""
     if not path.exists():
         raise DatasetError(
             f"{path} does not exist",
@@ -101,27 +222,18 @@ def _find_sessions(path: Path, whole_file_trial: Trial | None) -> _Found:
         )
     if path.is_dir() and (path / DESCRIPTION).is_file():
         dataset = open_dataset(path)
-        dirs = dataset.session_dirs()
-        live = [d for d in dirs if _is_being_recorded(d)]
-        found, failed = [], []
-        for d in dirs:
-            if d in live:
-                continue
-            try:
-                found.append((d, read_session(d)))
-            except BalancelabError as error:  # one broken session does not stop the rest
-                failed.append(SessionFailure(d, error.message, error.advice))
-        return _Found(found, dataset.recovered, live, whole_dataset=True, failed=failed)
+        return AnalysisPlan(
+            path, tuple(dataset.session_dirs()), recovered=dataset.recovered, whole_dataset=True
+        )
     if recorded:
-        session_dir = path.parent if path.name == "motion" else path
-        return _Found([(session_dir, read_session(session_dir))])
+        return AnalysisPlan(path, (path.parent if path.name == "motion" else path,))
     if path.is_dir() and not is_one_export(path):
         raise DatasetError(
             f"{path} is not a session, a dataset or a phyphox or Sensor Logger export folder",
             advice="Import a folder of recordings first (balancelab import FOLDER --athlete"
             " LABEL --trial-type TYPE), then analyse the dataset.",
         )
-    return _Found([(path, _imported_session(path, whole_file_trial))])
+    return AnalysisPlan(path, imported=_imported_session(path, whole_file_trial))
 
 
 def _is_session_dir(path: Path) -> bool:
@@ -141,21 +253,25 @@ def _imported_session(path: Path, whole_file_trial: Trial | None) -> Session:
                 f" (trial types: {types}).",
             )
         return Session(tuple(recordings))
+    from balancelab.engine.jobs import spanning  # noqa: PLC0415 (jobs imports the simulator)
+
     trial = spanning(whole_file_trial, recordings[0])
     return Session(tuple(replace(r, trials=(trial,)) for r in recordings))
 
 
-def analyze_path(path: Path, *, whole_file_trial: Trial | None = None) -> AnalysisRun:
-    """Analyse every session found at `path`: a dataset root (recovering interrupted sessions
-    and skipping live ones), a session folder, or a file or export folder to import
-    (`whole_file_trial`, with onset and duration replaced, makes it one trial)."""
-    found = _find_sessions(path, whole_file_trial)
-    analysed, failed = [], list(found.failed)
-    for source, session in found.sessions:
-        try:
-            analysed.append(AnalysedSession(source, session, analyze_session(session)))
-        except BalancelabError as error:
-            if not found.whole_dataset:
-                raise
-            failed.append(SessionFailure(source, error.message, error.advice))
-    return AnalysisRun(analysed, found.recovered, found.skipped, found.whole_dataset, failed)
+def analyze_path(
+    path: Path, *, whole_file_trial: Trial | None = None, jobs: int = 1
+) -> AnalysisRun:
+    """Analyse every session found at `path` (see `plan_analysis`) and keep them all: a live
+    session of a dataset is skipped, a broken one is named under `failed`. `jobs` worker
+    processes (1: in this process)."""
+    plan = plan_analysis(path, whole_file_trial=whole_file_trial)
+    run = AnalysisRun([], plan.recovered, whole_dataset=plan.whole_dataset)
+    for result in plan.results(jobs):
+        if isinstance(result, AnalysedSession):
+            run.sessions.append(result)
+        elif isinstance(result, SessionFailure):
+            run.failed.append(result)
+        else:
+            run.skipped.append(result.source)
+    return run

@@ -314,8 +314,8 @@ def summary_lines(recording: RecordingAnalysis) -> list[str]:
 
 def format_session(analysed: AnalysedSession) -> str:
     """Trials, per-side values and asymmetries of one session, as lines of at most 80 columns."""
-    session = analysed.session
-    lines = fit(f"sub-{session.athlete}  ses-{session.session}  task-{session.task}", 2)
+    a = analysed
+    lines = fit(f"sub-{a.athlete}  ses-{a.session}  task-{a.task}", 2)
     lines += fit_path("  from ", str(analysed.source))
     for recording in analysed.analysis.recordings:
         point = POINTS.get(recording.tracked_point, recording.tracked_point)
