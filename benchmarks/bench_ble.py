@@ -1,6 +1,6 @@
 """BLE: decode throughput per device kind, notification-to-sink latency, CPU per 1,000 samples.
 
-Decode runs the drivers of `balancelab.sensors.ble_drivers` on pre-built notifications (no
+Decode runs the drivers of `balancelab.sensors.ble.drivers` on pre-built notifications (no
 BLE). Latency and CPU go through the whole virtual link of tests/support/ble: a twin's GATT
 server, bumble's HCI/L2CAP/ATT stack, bleak's client API and the source's callback. The link
 has no air-time model, so latency is the host's processing delay, not a radio's.
@@ -20,7 +20,7 @@ from balancelab.devices.polar_control import MeasurementType
 from balancelab.model import STANDARD_GRAVITY_MS2
 from balancelab.sensors.base import SampleBatch, SourceEvent, SourceStats
 from balancelab.sensors.ble import BleSource
-from balancelab.sensors.ble_drivers import DiyDriver, Driver, PolarDriver, WitMotionDriver
+from balancelab.sensors.ble.drivers import DiyDriver, Driver, PolarDriver, WitMotionDriver
 from benchmarks.common import Figure, best_of, report
 from tests.support.ble import VirtualAir, VirtualTimeLoop
 from tests.support.ble.diy_twin import DiyTwin

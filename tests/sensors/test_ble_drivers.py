@@ -14,7 +14,7 @@ from balancelab.devices.common import G_TO_MS2, MG_TO_MS2
 from balancelab.devices.polar_control import MeasurementType
 from balancelab.errors import InvalidArgumentError
 from balancelab.sensors.base import SourceStats
-from balancelab.sensors.ble_drivers import DiyDriver, PolarDriver
+from balancelab.sensors.ble.drivers import DiyDriver, PolarDriver
 from tests.support import REPO_ROOT
 from tests.support.ble.polar_twin import encode_delta, frame
 

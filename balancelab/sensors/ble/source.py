@@ -30,7 +30,7 @@ from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import TRACKED_POINTS, DeviceInfo
 from balancelab.sensors.base import Clock, SourceSink, SourceState, SourceStats, monotonic_clock
-from balancelab.sensors.ble_drivers import DRIVERS, DiyDriver, Driver, SensorProtocolError
+from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver, SensorProtocolError
 from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, SourceLifecycle, StopSignal
 
 log = logging.getLogger(__name__)
