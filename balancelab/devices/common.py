@@ -1,7 +1,7 @@
-"""What every device decoder shares: the rejection error, the decoded-samples type, device kinds.
+"""What every device decoder shares: the decoded-samples type, device kinds, units, UUIDs.
 
 Decoders are pure: bytes (or JSON text) in, `Decoded` samples out. Bad input raises only
-`DecodeError`, whose `reason` is a short machine word a source counts with
+`balancelab.errors.DecodeError`, whose `reason` is a short machine word a source counts with
 `SourceStats.reject(reason)`.
 """
 
@@ -16,7 +16,7 @@ from uuid import UUID
 import numpy as np
 from numpy.typing import NDArray
 
-from balancelab.errors import BalancelabError
+from balancelab.errors import DecodeError
 from balancelab.model import STANDARD_GRAVITY_MS2, FloatArray
 
 IntArray = NDArray[np.int64]
@@ -31,35 +31,6 @@ GAUSS_TO_T = 1e-4
 """tesla per gauss."""
 UT_TO_T = 1e-6
 """tesla per microtesla."""
-
-REASONS: frozenset[str] = frozenset(
-    {
-        "too_short",  # fewer bytes than the fixed part of the layout
-        "bad_length",  # length does not match what the header announces
-        "unknown_frame",  # frame/measurement type or magic byte not recognised
-        "bad_version",  # a profile/format version this decoder does not speak
-        "impossible_value",  # a field outside what the device can produce
-        "bad_timestamp",  # timestamps that cannot be placed (negative, no rate to space them)
-        "bad_json",  # text that is not JSON, or JSON of the wrong shape
-        "missing_key",  # a required JSON key is absent
-    }
-)
-"""Every `DecodeError.reason` any decoder in this package uses."""
-
-
-class DecodeError(BalancelabError):
-    """A packet or response was refused; `reason` is one of `REASONS` (for counting)."""
-
-    default_advice = (
-        "A malformed packet was dropped and counted; if many are, check the device firmware "
-        "and its settings against firmware_notes/."
-    )
-
-    def __init__(self, reason: str, message: str, advice: str | None = None) -> None:
-        if reason not in REASONS:
-            raise ValueError(f"unknown decode reason {reason!r}; allowed: {sorted(REASONS)}")
-        super().__init__(f"{reason}: {message}", advice)
-        self.reason = reason
 
 
 def require_length(payload: bytes, minimum: int, what: str) -> None:

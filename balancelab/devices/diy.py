@@ -29,11 +29,10 @@ from balancelab.devices.common import (
     DIY_SERVICE_UUID,
     G_TO_MS2,
     Decoded,
-    DecodeError,
     IntArray,
     require_length,
 )
-from balancelab.errors import InvalidArgumentError
+from balancelab.errors import DecodeError, InvalidArgumentError
 
 
 def _uuid(alias: int) -> str:

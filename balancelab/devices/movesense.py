@@ -17,10 +17,9 @@ from balancelab.devices.common import (
     MOVESENSE_SERVICE_UUID,
     UT_TO_T,
     Decoded,
-    DecodeError,
     require_length,
 )
-from balancelab.errors import InvalidArgumentError
+from balancelab.errors import DecodeError, InvalidArgumentError
 from balancelab.model import FloatArray
 
 SERVICE_UUID = MOVESENSE_SERVICE_UUID

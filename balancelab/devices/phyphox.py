@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from balancelab.devices.common import Decoded, DecodeError
-from balancelab.errors import InvalidArgumentError
+from balancelab.devices.common import Decoded
+from balancelab.errors import DecodeError, InvalidArgumentError
 from balancelab.model import FloatArray
 
 ACC_TIME = "acc_time"

@@ -23,11 +23,11 @@ from balancelab.devices.common import (
     MG_TO_MS2,
     POLAR_PMD_SERVICE_UUID,
     Decoded,
-    DecodeError,
     IntArray,
     require_length,
 )
 from balancelab.devices.polar_control import MeasurementType
+from balancelab.errors import DecodeError
 from balancelab.model import FloatArray
 
 SERVICE_UUID = POLAR_PMD_SERVICE_UUID

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
-from balancelab.devices.common import DecodeError, require_length
-from balancelab.errors import InvalidArgumentError
+from balancelab.devices.common import require_length
+from balancelab.errors import DecodeError, InvalidArgumentError
 
 CONTROL_POINT_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
 MIN_ATT_MTU = 232

@@ -19,12 +19,11 @@ from balancelab.devices.common import (
     G_TO_MS2,
     WITMOTION_SERVICE_UUID,
     Decoded,
-    DecodeError,
     IntArray,
     require_length,
 )
 from balancelab.devices.timing import HostTimestamper
-from balancelab.errors import InvalidArgumentError
+from balancelab.errors import DecodeError, InvalidArgumentError
 from balancelab.model import FloatArray
 
 __all__ = [

@@ -26,7 +26,6 @@ from urllib.parse import quote
 
 import numpy as np
 
-from balancelab.devices.common import DecodeError
 from balancelab.devices.phyphox import (
     ACC_BUFFERS,
     ACC_TIME,
@@ -43,6 +42,7 @@ from balancelab.devices.phyphox import (
     parse_get,
 )
 from balancelab.devices.timing import ClockMapper
+from balancelab.errors import DecodeError
 from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import Channel, ChannelType, DeviceInfo, FloatArray
 from balancelab.sensors.base import (

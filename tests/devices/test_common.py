@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from balancelab.devices.common import (
-    Decoded,
-    DecodeError,
-    DeviceKind,
-    detect_kind,
-    is_ble_address,
-)
-from balancelab.errors import BalancelabError
+from balancelab.devices.common import Decoded, DeviceKind, detect_kind, is_ble_address
+from balancelab.errors import BalancelabError, DecodeError
 
 
 @pytest.mark.parametrize(

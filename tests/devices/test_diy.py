@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from balancelab.devices import diy
-from balancelab.devices.common import DEG_TO_RAD, G_TO_MS2, DecodeError
+from balancelab.devices.common import DEG_TO_RAD, G_TO_MS2
+from balancelab.errors import DecodeError
 
 LSM6DS3_CONFIG = diy.DiyConfig(
     odr_dhz=1040,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from balancelab.devices import movesense
-from balancelab.devices.common import DEG_TO_RAD, DecodeError
+from balancelab.devices.common import DEG_TO_RAD
+from balancelab.errors import DecodeError
 from tests.support import SHARED
 
 VECTORS = json.loads((SHARED / "devices" / "vectors" / "movesense_imu.json").read_text())["vectors"]

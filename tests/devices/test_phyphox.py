@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from balancelab.devices import phyphox
-from balancelab.devices.common import DecodeError
+from balancelab.errors import DecodeError
 from tests.support import SHARED
 
 VECTORS = json.loads((SHARED / "devices" / "vectors" / "phyphox_remote.json").read_text())[

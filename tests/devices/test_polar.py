@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from balancelab.devices import polar, polar_control
-from balancelab.devices.common import MG_TO_MS2, DecodeError
+from balancelab.devices.common import MG_TO_MS2
 from balancelab.devices.polar_control import MeasurementType, SettingType
+from balancelab.errors import DecodeError
 from tests.support import SHARED
 
 VECTORS = json.loads((SHARED / "devices" / "vectors" / "polar_pmd.json").read_text())["vectors"]

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancelab.devices import diy, movesense, phyphox, polar, polar_control, witmotion
-from balancelab.devices.common import REASONS, DecodeError
+from balancelab.errors import DECODE_REASONS, DecodeError
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -21,7 +21,7 @@ def _decode_or_reject(decode: Callable[[], Any]) -> None:
     try:
         decode()
     except DecodeError as error:
-        assert error.reason in REASONS and error.message
+        assert error.reason in DECODE_REASONS and error.message
 
 
 def _pmd_frame(data: bytes) -> None:

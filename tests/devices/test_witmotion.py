@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from balancelab.devices import witmotion
-from balancelab.devices.common import G_TO_MS2, DecodeError
+from balancelab.devices.common import G_TO_MS2
+from balancelab.errors import DecodeError
 from tests.support import SHARED
 
 VECTORS = json.loads((SHARED / "devices" / "vectors" / "witmotion_wt901ble.json").read_text())[

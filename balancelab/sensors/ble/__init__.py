@@ -1,19 +1,18 @@
 """Bluetooth LE sensors: `scan` for them, stream one with `BleSource`.
 
 `drivers` holds what each device family needs over a small GATT port; `source` the
-connection, reconnects and decoding into the sink.
+connection, reconnects and decoding into the sink. The errors are balancelab's own
+(`balancelab.errors`), named here too for the callers that already import this package.
 """
 
-from balancelab.sensors.ble.source import (
-    BleBackend,
-    BleSource,
+from balancelab.errors import (
     BluetoothError,
     BluetoothUnavailableError,
-    FoundSensor,
-    ReconnectPolicy,
+    LinkLostError,
     SensorNotFoundError,
-    scan,
+    SensorProtocolError,
 )
+from balancelab.sensors.ble.source import BleBackend, BleSource, FoundSensor, ReconnectPolicy, scan
 
 __all__ = [
     "BleBackend",
@@ -21,7 +20,9 @@ __all__ = [
     "BluetoothError",
     "BluetoothUnavailableError",
     "FoundSensor",
+    "LinkLostError",
     "ReconnectPolicy",
     "SensorNotFoundError",
+    "SensorProtocolError",
     "scan",
 ]

@@ -22,10 +22,10 @@ from typing import Protocol
 import numpy as np
 
 from balancelab.devices import diy, polar, polar_control, witmotion
-from balancelab.devices.common import Decoded, DecodeError, DeviceKind
+from balancelab.devices.common import Decoded, DeviceKind
 from balancelab.devices.polar_control import MeasurementType
 from balancelab.devices.timing import ClockMapper, HostTimestamper, SequenceTracker, Unwrapper
-from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.errors import DecodeError, InvalidArgumentError, SensorProtocolError
 from balancelab.model import Channel, ChannelType, FloatArray, imu_channels
 from balancelab.sensors.base import SampleBatch, SourceStats
 
@@ -43,16 +43,6 @@ class GattPort(Protocol):
     async def write(self, uuid: str, data: bytes, *, response: bool) -> None: ...
 
     async def subscribe(self, uuid: str, callback: Callable[[bytes], None]) -> None: ...
-
-
-class SensorProtocolError(BalancelabError):
-    """The sensor answered its set-up in a way this driver cannot use (wrong profile, refused
-    command); reconnecting will not help."""
-
-    default_advice = (
-        "Check that the sensor runs the firmware balancelab expects (firmware_notes/), "
-        "restart it and try again; pass the sensor kind explicitly if it was guessed wrong."
-    )
 
 
 @dataclass(frozen=True)

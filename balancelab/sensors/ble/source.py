@@ -25,12 +25,20 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
 
-from balancelab.devices.common import DecodeError, DeviceKind, detect_kind, is_ble_address
-from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.devices.common import DeviceKind, detect_kind, is_ble_address
+from balancelab.errors import (
+    BalancelabError,
+    BluetoothError,
+    BluetoothUnavailableError,
+    DecodeError,
+    InvalidArgumentError,
+    SensorNotFoundError,
+    SensorProtocolError,
+)
 from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import TRACKED_POINTS, DeviceInfo
 from balancelab.sensors.base import Clock, SourceSink, SourceState, SourceStats, monotonic_clock
-from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver, SensorProtocolError
+from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver
 from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, SourceLifecycle, StopSignal
 
 log = logging.getLogger(__name__)
@@ -45,28 +53,6 @@ DEVICE_INFO_UUIDS = {
 }
 GATT_TIMEOUT_S = 5.0
 """Longest wait for one read, write or subscription before the link is taken as broken."""
-
-
-class BluetoothError(BalancelabError):
-    """Bluetooth itself failed (adapter, OS stack); the message says what bleak reported."""
-
-    default_advice = (
-        "Check that Bluetooth is switched on and that balancelab may use it "
-        "(on Linux: bluetoothd runs and you are in the 'bluetooth' group)."
-    )
-
-
-class BluetoothUnavailableError(BluetoothError):
-    """No usable Bluetooth adapter: off, absent or not permitted."""
-
-
-class SensorNotFoundError(BalancelabError):
-    """No sensor with that address or name answered."""
-
-    default_advice = (
-        "Switch the sensor on (and wake it: Polar straps need skin contact), bring it within a "
-        "few metres, close other apps connected to it, then run `balancelab scan`."
-    )
 
 
 @dataclass(frozen=True)
