@@ -7,6 +7,13 @@ tilt correction from a quiet window, linear detrend for holds); zero-lag 4th-ord
 10 Hz (COP, board) or 3.5 Hz (body). Holds: from onset + 2 s to the end (≤ 30 s). Landings:
 from the detected impact, ≤ 10 s: tts, peak_acc and dpsi. A trial with a gap, saturation or too
 short a window is reported with its flags and `valid` False; its metrics keep their own flags.
+
+Metadata that contradicts itself is flagged, never trusted: a trial that overlaps another
+(`overlap`, both trials) or leaves the recorded samples (`outside_recording`) is not analysed
+(invalid, no metrics, no TTS reference, out of every session value and asymmetry); a stream whose
+sidecar SamplingFrequency disagrees with its time column carries `rate_mismatch`, and the time
+column wins: it holds the measured time of every sample (FORMAT.md: "the true times are here"),
+the sidecar one declared number, and the analysis resamples by time anyway.
 """
 
 from __future__ import annotations
@@ -34,10 +41,15 @@ from balancelab.dsp.preprocess import (
     resample_uniform,
 )
 from balancelab.dsp.quality import (
+    RATE_TOLERANCE,
     QualityCode,
     QualityFlag,
+    detect_outside_recording,
+    detect_overlaps,
+    detect_rate_mismatch,
     detect_saturation,
     make_flag,
+    median_rate_hz,
 )
 from balancelab.dsp.results import Metric, SettingValue
 from balancelab.errors import InvalidArgumentError
@@ -96,6 +108,10 @@ class AnalysisSettings:
     tilt_method: str = "mahony"
     board_max_tilt_deg: float = 15.0
     acc_range_ms2: float | None = None
+    # A trial may leave the samples or overlap its neighbour by this much (s) without a flag:
+    # events.tsv times are rounded, and a shorter stretch is not even a gap (max_gap_s).
+    trial_tolerance_s: float = 0.1
+    rate_tolerance: float = RATE_TOLERANCE
     typical_cv_pct: Mapping[str, float] = field(default_factory=dict)
 
     def record(self) -> dict[str, SettingValue]:
@@ -146,6 +162,20 @@ class RecordingAnalysis:
     tracked_point: str
     trials: tuple[TrialAnalysis, ...]
     summary: Mapping[str, symmetry.ConditionSummary]
+    quality: tuple[QualityFlag, ...] = ()
+    """Flags of the stream as a whole (e.g. `rate_mismatch`)."""
+    nominal_fs_hz: float | None = None
+    time_fs_hz: float | None = None
+    """The sidecar's SamplingFrequency and the median rate of the time column (Hz)."""
+
+    def stream_json(self) -> dict[str, object]:
+        """The stream's own entry: tracked point, both rates (Hz) and its quality flags."""
+        return {
+            "tracked_point": self.tracked_point,
+            "sampling_frequency_hz": self.nominal_fs_hz,
+            "time_column_fs_hz": self.time_fs_hz,
+            "quality": [f.to_dict() for f in self.quality],
+        }
 
     def to_json_dict(self) -> dict[str, object]:
         """Exactly `{"trials": [...], "summary": {...}}` of science/METRICS.md."""
@@ -162,14 +192,16 @@ class SessionAnalysis:
     recordings: tuple[RecordingAnalysis, ...]
 
     def to_json_dict(self) -> dict[str, object]:
-        """`{"trials": [...], "summary": {tracksys: {...}}}`; trials carry their tracksys."""
+        """`{"trials": [...], "summary": {tracksys: {...}}, "streams": {tracksys: {...}}}`;
+        trials carry their tracksys; `streams` the flags of each stream as a whole."""
         trials = [
             {"tracksys": r.tracksys, "tracked_point": r.tracked_point, **t.to_dict()}
             for r in self.recordings
             for t in r.trials
         ]
         summary = {r.tracksys: r.to_json_dict()["summary"] for r in self.recordings}
-        return {"trials": trials, "summary": summary}
+        streams = {r.tracksys: r.stream_json() for r in self.recordings}
+        return {"trials": trials, "summary": summary, "streams": streams}
 
 
 def _metric_json(metric: Metric) -> dict[str, object]:
@@ -205,7 +237,7 @@ class _Signals:
     time_s: FloatArray
     trace: FloatArray
     acc: FloatArray | None
-    acc_raw_fs: float
+    acc_raw_fs: float  # of the recording's own samples, from its time column (Hz)
     cutoff_hz: float | None = None
     force_n: FloatArray | None = None
 
@@ -237,7 +269,7 @@ def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
             grid.time_s,
             grid.values[:, :2],
             None,
-            recording.nominal_fs_hz,
+            _raw_fs(recording),
             s.cop_cutoff_hz,
             grid.values[:, 2] if has_force else None,
         )
@@ -256,9 +288,14 @@ def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
         )
         trace = np.column_stack([tilt.pitch_deg, tilt.roll_deg])
         return _Signals(
-            point, "deg", grid.time_s, trace, acc, recording.nominal_fs_hz, s.board_cutoff_hz
+            point, "deg", grid.time_s, trace, acc, _raw_fs(recording), s.board_cutoff_hz
         )
-    return _Signals(point, "m/s^2", grid.time_s, acc, acc, recording.nominal_fs_hz)
+    return _Signals(point, "m/s^2", grid.time_s, acc, acc, _raw_fs(recording))
+
+
+def _raw_fs(recording: Recording) -> float:
+    """The rate of the recording's samples (Hz): its time column's, the sidecar's if < 2 rows."""
+    return median_rate_hz(recording.time_s) or recording.nominal_fs_hz
 
 
 def _window_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
@@ -347,6 +384,46 @@ def _saturation(raw: FloatArray, acc_range_ms2: float | None) -> QualityFlag | N
     if np.any((repeats >= 3) & (extreme > 2 * 9.80665)):
         return make_flag(QualityCode.SATURATION, "a column repeats its extreme value (clipped)")
     return None
+
+
+def _conflicts(recording: Recording, s: AnalysisSettings) -> dict[int, QualityFlag]:
+    """Trials (by index) whose events.tsv row contradicts the samples or another trial.
+
+    A trial that leaves the recorded samples is flagged `outside_recording` and takes no part in
+    the overlap check: its own times are what is wrong (a duration of 1e300 would otherwise make
+    every later trial overlap it).
+    """
+    time_s = recording.time_s
+    first_s, last_s = (float(time_s[0]), float(time_s[-1])) if time_s.size else (np.nan, np.nan)
+    flags: dict[int, QualityFlag] = {}
+    for index, trial in enumerate(recording.trials):
+        span = (trial.onset_s, trial.end_s)
+        flag = detect_outside_recording(span, first_s, last_s, tolerance_s=s.trial_tolerance_s)
+        if flag is not None:
+            flags[index] = flag
+    spans = [None if i in flags else (t.onset_s, t.end_s) for i, t in enumerate(recording.trials)]
+    flags.update(detect_overlaps(spans, tolerance_s=s.trial_tolerance_s))
+    return flags
+
+
+def _excluded(
+    trial: Trial, flag: QualityFlag, settings: Mapping[str, SettingValue]
+) -> TrialAnalysis:
+    """A trial left out for contradictory metadata: invalid, its flag, no metrics."""
+    return TrialAnalysis(
+        trial.onset_s,
+        trial.duration_s,
+        str(trial.trial_type),
+        str(trial.side),
+        str(trial.surface),
+        str(trial.vision),
+        str(trial.outcome),
+        False,
+        (flag,),
+        (),
+        dict(settings),
+        {},
+    )
 
 
 def _trial(
@@ -625,7 +702,7 @@ def _landing_metrics(
     metrics = {"tts": tts}
     if sig.acc is not None and sig.point != "board":
         raw = recording.values[_rows(recording.time_s, impact_s, window.trial.end_s), :3]
-        metrics["peak_acc"] = stabilization.peak_acc(raw, recording.nominal_fs_hz)
+        metrics["peak_acc"] = stabilization.peak_acc(raw, sig.acc_raw_fs)
         quiet = sig.acc[_rows(sig.time_s, onset, onset + QUIET_S)]
         quiet = quiet[np.all(np.isfinite(quiet), axis=1)]
         after = sig.acc[_rows(sig.time_s, impact_s, window.trial.end_s)]
@@ -708,10 +785,18 @@ def analyze_recording(
     """
     s = settings or AnalysisSettings()
     sig = _signals(recording, s)
-    windows = events.trial_windows(
-        recording, hold_skip_s=s.hold_skip_s, hold_max_s=s.hold_max_s, min_window_s=s.min_window_s
-    )
-    results: dict[int, TrialAnalysis] = {}
+    conflicts = _conflicts(recording, s)
+    windows = [
+        w
+        for w in events.trial_windows(
+            recording,
+            hold_skip_s=s.hold_skip_s,
+            hold_max_s=s.hold_max_s,
+            min_window_s=s.min_window_s,
+        )
+        if w.trial_index not in conflicts
+    ]
+    results = {i: _excluded(recording.trials[i], flag, s.record()) for i, flag in conflicts.items()}
     references: dict[tuple[Side, Surface, Vision], list[FloatArray]] = {}
     for w in windows:
         if w.kind == "landing":
@@ -742,7 +827,18 @@ def analyze_recording(
         )
     trials = tuple(results[i] for i in sorted(results))
     summary = symmetry.summarize(trials, s.typical_cv_pct)
-    return RecordingAnalysis(recording.tracksys, sig.point, trials, summary)
+    rate = detect_rate_mismatch(
+        recording.time_s, recording.nominal_fs_hz, tolerance=s.rate_tolerance
+    )
+    return RecordingAnalysis(
+        recording.tracksys,
+        sig.point,
+        trials,
+        summary,
+        () if rate is None else (rate,),
+        recording.nominal_fs_hz,
+        median_rate_hz(recording.time_s),
+    )
 
 
 def analyze_session(

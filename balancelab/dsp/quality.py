@@ -7,7 +7,7 @@ parameter, its value and what is allowed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +17,12 @@ from numpy.typing import ArrayLike, NDArray
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import FloatArray
 
+RATE_TOLERANCE = 0.1
+"""Largest relative difference between a stream's nominal SamplingFrequency and the median rate
+of its time column that is still accepted without a `rate_mismatch` flag. Sensor crystals drift
+by < 0.01 %, and BLE sensors and phones deliver within a few % of the rate they announce (the
+simulator's jitter included); a wrong declaration (a period written as a rate, kHz for Hz, the
+rate asked for but not granted) is off by far more than 10 %."""
 MAX_ABS_VALUE = 1e100
 """Inputs beyond this magnitude are flagged `out_of_range` instead of overflowing."""
 INT16_RAILS = (-32768.0, 32767.0)
@@ -40,6 +46,9 @@ class QualityCode(StrEnum):
     IMPLAUSIBLE = "implausible"
     SHORT_REFERENCE = "short_reference"
     REFERENCE_FALLBACK = "reference_fallback"
+    OVERLAP = "overlap"
+    OUTSIDE_RECORDING = "outside_recording"
+    RATE_MISMATCH = "rate_mismatch"
 
 
 MESSAGES: Mapping[QualityCode, str] = {
@@ -57,6 +66,12 @@ MESSAGES: Mapping[QualityCode, str] = {
     QualityCode.IMPLAUSIBLE: "far outside what a person standing can produce: not a balance trial",
     QualityCode.SHORT_REFERENCE: "the pooled quiet reference is short, so its threshold is rough",
     QualityCode.REFERENCE_FALLBACK: "no quiet stance to compare with: the threshold is a fallback",
+    QualityCode.OVERLAP: "the trial overlaps another trial in events.tsv, so whose samples these"
+    " are is unknown: not analysed",
+    QualityCode.OUTSIDE_RECORDING: "the trial lies partly or wholly outside the recorded samples:"
+    " not analysed",
+    QualityCode.RATE_MISMATCH: "the sampling rate in motion.json disagrees with the time stamps;"
+    " the time stamps are used",
 }
 
 
@@ -173,6 +188,78 @@ def detect_too_few_trials(n_trials: int, minimum: int) -> QualityFlag | None:
     if n_trials >= minimum:
         return None
     return make_flag(QualityCode.TOO_FEW_TRIALS, f"{n_trials} < {minimum}")
+
+
+def median_rate_hz(time_s: ArrayLike) -> float | None:
+    """1 / median(Δt) of increasing time stamps (Hz); None with fewer than 2 samples.
+
+    The median ignores the long steps of lost samples (while fewer than half are lost).
+    """
+    t = as_float_array("time_s", time_s, ndim=1)
+    if t.size < 2:
+        return None
+    step = float(np.median(np.diff(t)))
+    return 1.0 / step if step > 0 else None
+
+
+def detect_rate_mismatch(
+    time_s: ArrayLike, nominal_fs_hz: float, *, tolerance: float = RATE_TOLERANCE
+) -> QualityFlag | None:
+    """A `rate_mismatch` flag when the nominal rate (Hz) and the time column's median rate differ
+    by more than `tolerance` (relative to the time column's)."""
+    check_positive("nominal_fs_hz", nominal_fs_hz)
+    check_positive("tolerance", tolerance)
+    measured = median_rate_hz(time_s)
+    if measured is None or abs(nominal_fs_hz - measured) <= tolerance * measured:
+        return None
+    return make_flag(
+        QualityCode.RATE_MISMATCH,
+        f"SamplingFrequency {nominal_fs_hz:.4g} Hz, time stamps {measured:.4g} Hz,"
+        f" more than {100 * tolerance:.3g} % apart",
+    )
+
+
+def detect_outside_recording(
+    span_s: tuple[float, float], first_s: float, last_s: float, *, tolerance_s: float
+) -> QualityFlag | None:
+    """An `outside_recording` flag when a trial's (onset, end) in s leaves the recorded samples
+    (`first_s`..`last_s`) by more than `tolerance_s`."""
+    onset_s, end_s = span_s
+    if first_s - tolerance_s <= onset_s and end_s <= last_s + tolerance_s:
+        return None
+    return make_flag(
+        QualityCode.OUTSIDE_RECORDING,
+        f"trial {onset_s:.6g}..{end_s:.6g} s, samples {first_s:.6g}..{last_s:.6g} s",
+    )
+
+
+def detect_overlaps(
+    spans_s: Sequence[tuple[float, float] | None], *, tolerance_s: float
+) -> dict[int, QualityFlag]:
+    """An `overlap` flag for every trial whose (onset, end) in s overlaps another's, keyed by its
+    index in `spans_s` (None entries take no part): one starts more than `tolerance_s` before the
+    other, which started no later, ends.
+
+    One sweep by onset: a trial overlaps an earlier one exactly when it starts before the latest
+    end so far, and then it overlaps the trial with that end, which is flagged too.
+    """
+    # Of trials with one onset the longest comes first, so that the others start before its end.
+    order = sorted((s[0], -s[1], i) for i, s in enumerate(spans_s) if s is not None)
+    flags: dict[int, QualityFlag] = {}
+    latest: tuple[float, float, int] | None = None
+    for onset_s, minus_end_s, index in order:
+        end_s = -minus_end_s
+        if latest is not None and latest[1] - onset_s > tolerance_s:
+            flags.setdefault(index, _overlap_flag(latest))
+            flags.setdefault(latest[2], _overlap_flag((onset_s, end_s, index)))
+        if latest is None or end_s > latest[1]:
+            latest = (onset_s, end_s, index)
+    return flags
+
+
+def _overlap_flag(other: tuple[float, float, int]) -> QualityFlag:
+    onset_s, end_s, index = other
+    return make_flag(QualityCode.OVERLAP, f"with trial {index + 1} at {onset_s:.6g}..{end_s:.6g} s")
 
 
 # ---------------------------------------------------------------- argument checks

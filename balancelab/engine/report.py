@@ -79,6 +79,9 @@ SHORT_FLAGS: Mapping[QualityCode, str] = {
     QualityCode.IMPLAUSIBLE: "implausible",
     QualityCode.SHORT_REFERENCE: "short reference",
     QualityCode.REFERENCE_FALLBACK: "fallback threshold",
+    QualityCode.OVERLAP: "overlaps another trial, not analysed",
+    QualityCode.OUTSIDE_RECORDING: "outside the recording, not analysed",
+    QualityCode.RATE_MISMATCH: "sampling rate disagrees with the time stamps",
 }
 
 
@@ -320,6 +323,8 @@ def format_session(analysed: AnalysedSession) -> str:
     for recording in analysed.analysis.recordings:
         point = POINTS.get(recording.tracked_point, recording.tracked_point)
         lines += fit(f" {recording.tracksys} ({point})", 2)
+        for flag in recording.quality:
+            lines += fit(f"  warning: {flag.message}", 4)
         if not recording.trials:
             lines.append("  no trials: the recording has no events (import it with --trial-type)")
         lines += trial_lines(recording)

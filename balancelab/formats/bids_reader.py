@@ -350,6 +350,12 @@ def _calibration(value: object, path: Path) -> Calibration | None:
     return Calibration((window[0], window[1]), (gravity[0], gravity[1], gravity[2]))
 
 
+_TIMES_ADVICE = (
+    "Correct this row of events.tsv: onset and duration are seconds on the recording's clock,"
+    " duration >= 0 (e.g. 20.0), or delete the row if its times are not known."
+)
+
+
 def read_trials(events_tsv: Path) -> tuple[Trial, ...]:
     """The trials in an events.tsv (none if the file does not exist)."""
     if not events_tsv.exists():
@@ -374,8 +380,26 @@ def _trial(row: Mapping[str, str], path: Path, line: int) -> Trial:
                 f"{column} {row[column]!r} is not one of {allowed}", path=str(path), line=line
             )
         picked.append(row[column])
-    onset = parse_cell(row["onset"], seconds, path, line, "onset")
-    duration = parse_cell(row["duration"], seconds, path, line, "duration")
+    try:
+        onset = parse_cell(row["onset"], seconds, path, line, "onset")
+        duration = parse_cell(row["duration"], seconds, path, line, "duration")
+    except FormatError as exc:
+        raise FormatError(exc.message, advice=_TIMES_ADVICE) from exc
+    for column, value in (("onset", onset), ("duration", duration)):
+        if math.isnan(value):
+            raise FormatError(
+                f"{column} is 'n/a': every trial needs its {column} in s",
+                path=str(path),
+                line=line,
+                advice=_TIMES_ADVICE,
+            )
+    if duration < 0:
+        raise FormatError(
+            f"duration {row['duration']!r} s is negative: the trial would end before it starts",
+            path=str(path),
+            line=line,
+            advice=_TIMES_ADVICE,
+        )
     return Trial(
         onset,
         duration,

@@ -93,7 +93,15 @@ def test_json_shape_matches_metrics_md(step_down) -> None:
     assert set(cond["left"]["tts"]) >= {"value", "unit", "n"}
     assert cond["asymmetry"]["tts"]["unit"] == "%"
     session_json = analyze_session(session).to_json_dict()
-    assert set(session_json) == {"trials", "summary"}
+    assert set(session_json) == {"trials", "summary", "streams"}
+    for stream in session_json["streams"].values():  # type: ignore[attr-defined]
+        assert set(stream) == {
+            "tracked_point",
+            "sampling_frequency_hz",
+            "time_column_fs_hz",
+            "quality",
+        }
+        assert stream["quality"] == []  # the simulator's rates agree with its time stamps
 
 
 def _holds(sensors: tuple, seed: int, weak: float = 1.4):
