@@ -59,9 +59,15 @@ def test_the_unmodified_package_keeps_every_contract(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"balancelab/app/__init__.py": "", "balancelab/app/scan.py": "import bleak\n"},
-            "Only balancelab.sensors.ble imports bleak",
+            "Only balancelab.sensors.ble.gatt imports bleak",
             "balancelab.app.scan -> bleak",
             id="app-imports-bleak",
+        ),
+        pytest.param(
+            {"balancelab/sensors/ble/battery.py": "import bleak\n"},
+            "Only balancelab.sensors.ble.gatt imports bleak",
+            "balancelab.sensors.ble.battery -> bleak",
+            id="a-second-ble-module-imports-bleak",
         ),
         pytest.param(
             {"balancelab/coach/__init__.py": "", "balancelab/coach/rules.py": "import sqlite3\n"},

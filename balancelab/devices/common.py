@@ -8,7 +8,7 @@ Decoders are pure: bytes (or JSON text) in, `Decoded` samples out. Bad input rai
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -99,6 +99,24 @@ class DeviceKind(StrEnum):
     WITMOTION = "witmotion"
     MOVESENSE = "movesense"
 
+
+def sig_uuid(alias: int) -> str:
+    """A Bluetooth SIG 16-bit alias as the full 128-bit UUID text (lower case)."""
+    return f"0000{alias:04x}-0000-1000-8000-00805f9b34fb"
+
+
+# Standard services and characteristics every sensor may offer.
+BATTERY_SERVICE_UUID = sig_uuid(0x180F)
+BATTERY_LEVEL_UUID = sig_uuid(0x2A19)
+DEVICE_INFO_SERVICE_UUID = sig_uuid(0x180A)
+DEVICE_INFO_UUIDS: Mapping[str, str] = {
+    "manufacturer": sig_uuid(0x2A29),
+    "model": sig_uuid(0x2A24),
+    "serial": sig_uuid(0x2A25),
+    "hardware_revision": sig_uuid(0x2A27),
+    "firmware_revision": sig_uuid(0x2A26),
+}
+"""Device Information characteristics by what they hold (UTF-8 text)."""
 
 # Service UUIDs (lower case, full 128-bit). WitMotion sits on a non-SIG base (...9a34fb).
 DIY_SERVICE_UUID = "c8db0001-135f-46ce-8a83-c3ea02b7428d"

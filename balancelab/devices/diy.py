@@ -39,25 +39,11 @@ def _uuid(alias: int) -> str:
     return f"c8db{alias:04x}-135f-46ce-8a83-c3ea02b7428d"
 
 
-def _sig_uuid(alias: int) -> str:
-    return f"0000{alias:04x}-0000-1000-8000-00805f9b34fb"
-
-
 SERVICE_UUID = DIY_SERVICE_UUID
 DATA_UUID = _uuid(0x0002)
 CONFIG_UUID = _uuid(0x0003)
 CAPABILITIES_UUID = _uuid(0x0004)
 CLOCK_UUID = _uuid(0x0005)
-BATTERY_SERVICE_UUID = _sig_uuid(0x180F)
-BATTERY_LEVEL_UUID = _sig_uuid(0x2A19)
-DEVICE_INFO_SERVICE_UUID = _sig_uuid(0x180A)
-DEVICE_INFO_UUIDS: Mapping[str, str] = {
-    "manufacturer": _sig_uuid(0x2A29),
-    "model": _sig_uuid(0x2A24),
-    "serial": _sig_uuid(0x2A25),
-    "hardware_revision": _sig_uuid(0x2A27),
-    "firmware_revision": _sig_uuid(0x2A26),
-}
 ADVERTISED_NAME_PREFIX = "balancelab"
 
 PROFILE_VERSION = 1

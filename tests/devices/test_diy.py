@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from balancelab.devices import diy
+from balancelab.devices import common, diy
 from balancelab.devices.common import DEG_TO_RAD, G_TO_MS2
 from balancelab.errors import DecodeError
 
@@ -111,4 +111,4 @@ def test_uuids() -> None:
     assert diy.SERVICE_UUID == "c8db0001-135f-46ce-8a83-c3ea02b7428d"
     assert diy.DATA_UUID == "c8db0002-135f-46ce-8a83-c3ea02b7428d"
     assert diy.CLOCK_UUID.startswith("c8db0005")
-    assert diy.BATTERY_LEVEL_UUID == "00002a19-0000-1000-8000-00805f9b34fb"
+    assert common.BATTERY_LEVEL_UUID == "00002a19-0000-1000-8000-00805f9b34fb"

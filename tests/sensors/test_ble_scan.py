@@ -11,7 +11,7 @@ from bleak.exc import BleakDeviceNotFoundError, BleakGATTProtocolError
 from bumble import data_types
 from bumble.gatt import Characteristic, Service
 
-from balancelab.devices import diy
+from balancelab.devices import common, diy
 from balancelab.devices.common import DeviceKind
 from balancelab.sensors.base import SourceState
 from balancelab.sensors.ble import scan
@@ -34,8 +34,8 @@ class StrangerTwin(Twin):
     samples_per_packet = 1
 
     def services(self) -> list[Service]:
-        level = Characteristic(diy.BATTERY_LEVEL_UUID, P.READ, READABLE, bytes([50]))
-        return [Service(diy.BATTERY_SERVICE_UUID, [level])]
+        level = Characteristic(common.BATTERY_LEVEL_UUID, P.READ, READABLE, bytes([50]))
+        return [Service(common.BATTERY_SERVICE_UUID, [level])]
 
     def advertising_data(self) -> list[object]:
         return [self.flags(), data_types.CompleteLocalName(self.name)]

@@ -1,7 +1,7 @@
 """What the BLE source does per device family, over a small GATT port (no bleak here).
 
 A `Driver` configures one kind of sensor on each connection (through `GattPort`, which
-`balancelab.sensors.ble.source` implements on a bleak client), starts and stops its stream,
+`balancelab.sensors.ble.gatt.Link` implements on a bleak client), starts and stops its stream,
 and turns each notification into a `SampleBatch` on the session clock with the pure decoders
 of `balancelab.devices`: device clock → session clock through a `ClockMapper`, duplicates and
 out-of-order packets dropped, lost samples (from sequence numbers or timestamps, also across a

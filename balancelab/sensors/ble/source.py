@@ -1,14 +1,12 @@
-"""Bluetooth LE sensors through bleak: `scan` and `BleSource` (the only bleak importer).
+"""`BleSource`: one Bluetooth LE sensor as a `Source`, through `gatt` (the bleak module).
 
-`BleSource` finds a sensor by address or name, detects its kind from the advertisement,
-configures it through the kind's driver (`ble_drivers`), subscribes and decodes every
-notification in the callback into the sink. It reports connecting → streaming, stalled when
-the data stops (watchdog), reconnecting with exponential back-off after a drop (the session
-and its recording go on; the gap becomes NaN rows) and lost(reason) when it gives up. bleak's
-exceptions stop here: they become balancelab errors or `lost` events with advice.
-
-`backend=` (a `BleBackend`) passes bleak's `backend=` hook and its arguments through, which is
-how the tests run all of this against virtual sensors on a bumble GATT stack.
+It finds a sensor by address or name, detects its kind from the advertisement, configures it
+through the kind's driver (`drivers`), subscribes and decodes every notification in the
+callback into the sink. It reports connecting → streaming, stalled when the data stops
+(watchdog), reconnecting with exponential back-off after a drop (the session and its
+recording go on; the gap becomes NaN rows) and lost(reason) when it gives up. Every device,
+adapter or link problem arrives here as a balancelab error and leaves as a retry or a `lost`
+event with advice.
 """
 
 from __future__ import annotations
@@ -16,22 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from bleak import BleakClient, BleakScanner
-from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
-
-from balancelab.devices.common import DeviceKind, detect_kind, is_ble_address
+from balancelab.devices.common import (
+    BATTERY_LEVEL_UUID,
+    DEVICE_INFO_UUIDS,
+    DeviceKind,
+    detect_kind,
+    is_ble_address,
+)
 from balancelab.errors import (
     BalancelabError,
     BluetoothError,
-    BluetoothUnavailableError,
     DecodeError,
     InvalidArgumentError,
+    LinkLostError,
     SensorNotFoundError,
     SensorProtocolError,
 )
@@ -39,46 +37,13 @@ from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import TRACKED_POINTS, DeviceInfo
 from balancelab.sensors.base import Clock, SourceSink, SourceState, SourceStats, monotonic_clock
 from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver
+from balancelab.sensors.ble.gatt import Advertisement, BleBackend, Link, find
 from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, SourceLifecycle, StopSignal
 
 log = logging.getLogger(__name__)
 
-BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
-BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
-DEVICE_INFO_UUIDS = {
-    "manufacturer": "00002a29-0000-1000-8000-00805f9b34fb",
-    "model": "00002a24-0000-1000-8000-00805f9b34fb",
-    "serial": "00002a25-0000-1000-8000-00805f9b34fb",
-    "firmware": "00002a26-0000-1000-8000-00805f9b34fb",
-}
-GATT_TIMEOUT_S = 5.0
-"""Longest wait for one read, write or subscription before the link is taken as broken."""
-
-
-@dataclass(frozen=True)
-class BleBackend:
-    """Keyword arguments for `BleakScanner` and `BleakClient` (e.g. `backend=` a custom
-    backend class and its own options). Empty: the operating system's Bluetooth."""
-
-    scanner_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    client_kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FoundSensor:
-    """A device seen by `scan`: `kind` None if balancelab does not recognise it."""
-
-    address: str
-    name: str | None
-    kind: DeviceKind | None
-    rssi_dbm: int | None
-    battery_pct: int | None
-
-    @property
-    def streamable(self) -> bool:
-        """True if `BleSource` can stream it (its kind has a driver); a recognised kind
-        without one (Movesense) is listed but cannot be streamed yet."""
-        return self.kind in DRIVERS
+DEVICE_INFO_READ = ("manufacturer", "model", "serial", "firmware_revision")
+"""The Device Information texts kept in `DeviceInfo`."""
 
 
 @dataclass(frozen=True)
@@ -105,111 +70,6 @@ class ReconnectPolicy:
     def delay_s(self, attempt: int) -> float:
         """Back-off before retry number `attempt` (0 = the first retry)."""
         return float(min(self.max_delay_s, self.initial_delay_s * self.factor**attempt))
-
-
-def _battery_from_advertisement(adv: AdvertisementData) -> int | None:
-    value = adv.service_data.get(BATTERY_SERVICE_UUID)
-    return value[0] if value and value[0] <= 100 else None
-
-
-def _found(device: BLEDevice, adv: AdvertisementData) -> FoundSensor:
-    name = adv.local_name or device.name
-    return FoundSensor(
-        device.address,
-        name,
-        detect_kind(name, adv.service_uuids),
-        adv.rssi,
-        _battery_from_advertisement(adv),
-    )
-
-
-def _translate(error: BaseException, what: str) -> BalancelabError:
-    """A bleak (or OS) exception as the balancelab error a person can act on."""
-    if isinstance(error, BleakBluetoothNotAvailableError):
-        return BluetoothUnavailableError(f"{what}: Bluetooth is not available ({error})")
-    if isinstance(error, BleakDeviceNotFoundError):
-        return SensorNotFoundError(f"{what}: the sensor did not answer ({error})")
-    if isinstance(error, OSError):
-        return BluetoothUnavailableError(f"{what}: the Bluetooth service failed ({error!r})")
-    return BluetoothError(f"{what}: {error}")
-
-
-async def scan(
-    timeout_s: float = 5.0,
-    *,
-    backend: BleBackend | None = None,
-    include_unknown: bool = False,
-    read_battery: bool = False,
-) -> list[FoundSensor]:
-    """Sensors advertising within `timeout_s`, strongest signal first. Only kinds balancelab
-    recognises unless `include_unknown` (`FoundSensor.streamable` tells those it can stream
-    from those it cannot yet); `read_battery` connects briefly to those whose advertisement
-    carries no battery level. Raises `BluetoothError` subclasses."""
-    backend = backend or BleBackend()
-    try:
-        async with BleakScanner(**backend.scanner_kwargs) as scanner:
-            await asyncio.sleep(timeout_s)
-            seen = list(scanner.discovered_devices_and_advertisement_data.values())
-    except (BleakError, OSError) as error:
-        raise _translate(error, "scan") from error
-    found = [(d, _found(d, adv)) for d, adv in seen]
-    found = [(d, f) for d, f in found if include_unknown or f.kind is not None]
-    if read_battery:
-        found = [(d, await _with_battery(d, f, backend)) for d, f in found]
-    return sorted((f for _, f in found), key=lambda f: -(f.rssi_dbm or -999))
-
-
-async def _with_battery(device: BLEDevice, sensor: FoundSensor, backend: BleBackend) -> FoundSensor:
-    if sensor.battery_pct is not None or sensor.kind is None:
-        return sensor
-    try:
-        async with asyncio.timeout(GATT_TIMEOUT_S * 2):
-            async with BleakClient(device, **backend.client_kwargs) as client:
-                value = bytes(await client.read_gatt_char(BATTERY_LEVEL_UUID))
-    except (BleakError, OSError, TimeoutError) as error:
-        log.info("battery of %s not read: %s", sensor.address, error)
-        return sensor
-    pct = value[0] if len(value) == 1 and value[0] <= 100 else None
-    return FoundSensor(sensor.address, sensor.name, sensor.kind, sensor.rssi_dbm, pct)
-
-
-class _BleakGatt:
-    """`GattPort` over a connected `BleakClient`, each operation under a timeout."""
-
-    def __init__(self, client: BleakClient) -> None:
-        self.client = client
-        services = client.services
-        self._uuids = {c.uuid for s in services for c in s.characteristics}
-
-    def has_characteristic(self, uuid: str) -> bool:
-        return uuid.lower() in self._uuids
-
-    async def read(self, uuid: str) -> bytes:
-        async with asyncio.timeout(GATT_TIMEOUT_S):
-            return bytes(await self.client.read_gatt_char(uuid))
-
-    async def write(self, uuid: str, data: bytes, *, response: bool) -> None:
-        async with asyncio.timeout(GATT_TIMEOUT_S):
-            await self.client.write_gatt_char(uuid, data, response=response)
-
-    async def subscribe(self, uuid: str, callback: Callable[[bytes], None]) -> None:
-        def on_notify(_sender: Any, data: bytearray) -> None:
-            callback(bytes(data))
-
-        async with asyncio.timeout(GATT_TIMEOUT_S):
-            await self.client.start_notify(uuid, on_notify)
-
-
-class _LinkLostError(Exception):
-    """This connection ended or could not be made; `reason` says why, in words; `streamed`
-    if samples arrived on it (a fresh drop, so the back-off starts over); `advice` what a
-    person can do if the source gives up on it (None: bring the sensor back)."""
-
-    def __init__(self, reason: str, *, streamed: bool = False, advice: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.streamed = streamed
-        self.advice = advice
 
 
 class BleSource:
@@ -260,12 +120,10 @@ class BleSource:
         self._stop = StopSignal()
         self._driver: Driver | None = None
         self._spec: StreamSpec | None = None
-        self._ble_device: BLEDevice | None = None
-        self._gatt: _BleakGatt | None = None
         self._adv_kind: DeviceKind | None = None
         self._reconnecting_since_s: float | None = None
-        self._session_start_s = 0.0
-        self._session_streamed = False
+        self._connection_start_s = 0.0
+        self._connection_streamed = False
 
     @property
     def state(self) -> SourceState:
@@ -294,6 +152,14 @@ class BleSource:
         if self._stopping():
             self.lifecycle.set_state(SourceState.STOPPED, "stopped")
 
+    def _retryable(self, error: BalancelabError) -> bool:
+        """A lost link is retried; the adapter failing (scan refused, Bluetooth restarting)
+        or the sensor not answering too, once the sensor has streamed (before that the person
+        must act); anything else (a sensor this source cannot use) is not."""
+        if isinstance(error, LinkLostError):
+            return True
+        return isinstance(error, BluetoothError | SensorNotFoundError) and self._spec is not None
+
     async def _supervise(self) -> None:
         """Connect, and reconnect after each drop until stopped or given up; every device,
         adapter or link problem ends here (as a retry or as `lost` with advice)."""
@@ -301,22 +167,22 @@ class BleSource:
         trouble_since_s = self.lifecycle.clock()
         while not self._stopping():
             try:
-                await self._attempt()
+                await self._connection()
                 return
-            except BalancelabError as error:  # the sensor or the adapter: retrying won't help
-                self.lifecycle.set_state(SourceState.LOST, f"{error} — {error.advice}")
-                return
-            except _LinkLostError as lost:
+            except BalancelabError as error:
+                if not self._retryable(error):
+                    self.lifecycle.set_state(SourceState.LOST, f"{error} — {error.advice}")
+                    return
                 if self._stopping():
                     return
-                if lost.streamed:
+                if self._connection_streamed:  # a fresh drop: the back-off starts over
                     trouble_since_s, attempt = self.lifecycle.clock(), 0
                 if self.lifecycle.clock() - trouble_since_s > self.policy.give_up_after_s:
-                    self.lifecycle.set_state(SourceState.LOST, self._give_up_reason(lost))
+                    self.lifecycle.set_state(SourceState.LOST, self._give_up_reason(error))
                     return
                 if self._spec is not None:
-                    self._enter_reconnecting(lost.reason)
-                log.info("%s: %s; retry %d", self.name, lost.reason, attempt + 1)
+                    self._enter_reconnecting(error.message)
+                log.info("%s: %s; retry %d", self.name, error.message, attempt + 1)
                 if await self._stop.sleep(self.policy.delay_s(attempt)):
                     return
                 attempt += 1
@@ -326,103 +192,65 @@ class BleSource:
             self._reconnecting_since_s = self.lifecycle.session_time_s()
         self.lifecycle.set_state(SourceState.RECONNECTING, reason)
 
-    def _give_up_reason(self, lost: _LinkLostError) -> str:
-        advice = lost.advice or SensorNotFoundError.default_advice
+    def _give_up_reason(self, error: BalancelabError) -> str:
         limit_s = self.policy.give_up_after_s
-        return f"gave up on {self.target} after {limit_s:.0f} s: {lost.reason} — {advice}"
+        return f"gave up on {self.target} after {limit_s:.0f} s: {error.message} — {error.advice}"
 
-    async def _attempt(self) -> None:
-        """`_session`, where the adapter failing (scan refused, Bluetooth restarting) or the
-        sensor not answering is fatal on the first connection (the person must act) but, once
-        the sensor has streamed, a lost link like any other: reconnecting goes on."""
-        try:
-            await self._session()
-        except (BluetoothError, SensorNotFoundError) as error:
-            if self._spec is None:
-                raise
-            raise _LinkLostError(str(error), advice=error.advice) from error
-
-    async def _session(self) -> None:
+    async def _connection(self) -> None:
         """One connection: find, connect, configure, stream; returns on stop, raises
-        `_LinkLostError` when the link cannot be made or ends, `BluetoothError` or
+        `LinkLostError` when the link cannot be made or ends, `BluetoothError` or
         `SensorNotFoundError` when the adapter fails, `SensorProtocolError` for a sensor
         this source cannot use."""
+        self._connection_streamed = False
         device = await self._find()
-        link_down = asyncio.Event()
-        self._session_start_s = self.lifecycle.clock()
-        self._session_streamed = False
-        try:
-            client = BleakClient(
-                device,
-                disconnected_callback=lambda _client: link_down.set(),
-                timeout=self.policy.connect_timeout_s,
-                **self.backend.client_kwargs,
-            )
-        except (BleakError, OSError) as error:
-            raise _translate(error, f"connecting to {self.target}") from error
+        self._connection_start_s = self.lifecycle.clock()
+        link = Link(
+            device,
+            self.backend,
+            connect_timeout_s=self.policy.connect_timeout_s,
+            what=self.target,
+        )
         try:
             try:
-                async with asyncio.timeout(self.policy.connect_timeout_s):
-                    await client.connect()
-                await self._start_stream(client, device)
-            except (BleakError, OSError, TimeoutError, DecodeError) as error:
-                raise _LinkLostError(
+                await link.connect()
+                await self._start_stream(link, device)
+            except (LinkLostError, DecodeError, TimeoutError) as error:
+                raise LinkLostError(
                     f"could not set up {self.target}: {_describe(error)}"
                 ) from error
-            await self._hold(link_down)
-        except _LinkLostError as lost:
-            lost.streamed = self._session_streamed
-            raise
+            await self._hold(link)
         finally:
-            await self._close(client, link_down)
+            await self._close(link)
 
-    async def _find(self) -> BLEDevice:
+    async def _find(self) -> Advertisement:
         target = self.target.lower()
         by_address = is_ble_address(self.target)
 
-        def matches(device: BLEDevice, adv: AdvertisementData) -> bool:
+        def matches(seen: Advertisement) -> bool:
             if by_address:
-                return device.address.lower() == target
-            return (adv.local_name or device.name or "").lower() == target
+                return seen.address.lower() == target
+            return (seen.name or "").lower() == target
 
-        found: asyncio.Future[tuple[BLEDevice, AdvertisementData]] = (
-            asyncio.get_running_loop().create_future()
-        )
-
-        def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
-            if not found.done() and matches(device, adv):
-                found.set_result((device, adv))
-
-        try:
-            async with (
-                BleakScanner(on_advertisement, **self.backend.scanner_kwargs),
-                asyncio.timeout(self.policy.scan_timeout_s),
-            ):
-                device, adv = await found
-        except TimeoutError:
-            limit_s = self.policy.scan_timeout_s
-            raise _LinkLostError(f"{self.target} not seen within {limit_s:g} s") from None
-        except (BleakError, OSError) as error:
-            raise _translate(error, f"scanning for {self.target}") from error
-        self._ble_device = device
-        self._adv_kind = detect_kind(adv.local_name or device.name, adv.service_uuids)
+        limit_s = self.policy.scan_timeout_s
+        device = await find(matches, limit_s, self.backend, f"scanning for {self.target}")
+        if device is None:
+            raise LinkLostError(f"{self.target} not seen within {limit_s:g} s")
+        self._adv_kind = detect_kind(device.name, device.service_uuids)
         return device
 
-    async def _start_stream(self, client: BleakClient, device: BLEDevice) -> None:
-        gatt = _BleakGatt(client)
-        driver = self._driver or self._make_driver(client, device)
-        layout = await driver.configure(gatt)
-        await self._read_device_info(gatt, device)
+    async def _start_stream(self, link: Link, device: Advertisement) -> None:
+        driver = self._driver or self._make_driver(link, device)
+        layout = await driver.configure(link)
+        await self._read_device_info(link, device)
         self._spec = StreamSpec(
             driver.tracksys, layout.channels, layout.nominal_fs_hz, self.device_info
         )
-        await gatt.subscribe(driver.data_uuid, self._on_notification)
-        await driver.start(gatt)
+        await link.subscribe(driver.data_uuid, self._on_notification)
+        await driver.start(link)
         self._driver = driver
-        self._gatt = gatt
 
-    def _make_driver(self, client: BleakClient, device: BLEDevice) -> Driver:
-        kind = self.kind or self._adv_kind or _kind_from_services(client)
+    def _make_driver(self, link: Link, device: Advertisement) -> Driver:
+        kind = self.kind or self._adv_kind or detect_kind(None, link.service_uuids())
         if kind is not None and kind not in DRIVERS:
             supported = ", ".join(k.value for k in DRIVERS)
             raise SensorProtocolError(
@@ -448,18 +276,16 @@ class BleSource:
             )
         return DRIVERS[kind](tracksys, self.tracked_point, self.rate_hz)
 
-    async def _read_device_info(self, gatt: _BleakGatt, device: BLEDevice) -> None:
-        texts: dict[str, str | None] = {}
-        for key, uuid in DEVICE_INFO_UUIDS.items():
-            texts[key] = await _read_text(gatt, uuid)
-        battery = await _read_optional(gatt, BATTERY_LEVEL_UUID)
+    async def _read_device_info(self, link: Link, device: Advertisement) -> None:
+        texts = {key: await _read_text(link, DEVICE_INFO_UUIDS[key]) for key in DEVICE_INFO_READ}
+        battery = await _read_optional(link, BATTERY_LEVEL_UUID)
         battery_pct = float(battery[0]) if battery and len(battery) == 1 else None
         self.device_info = DeviceInfo(
             manufacturer=texts["manufacturer"],
             model=texts["model"] or device.name,
             serial=texts["serial"],
             address=device.address,
-            firmware=texts["firmware"],
+            firmware=texts["firmware_revision"],
             battery_pct=battery_pct,
         )
 
@@ -477,61 +303,56 @@ class BleSource:
             return
         if batch is None or batch.time_s.size == 0:
             return
-        self._session_streamed = True
+        self._connection_streamed = True
         if self.state is SourceState.RECONNECTING and self._reconnecting_since_s is not None:
             self.reconnect_durations_s.append(arrival_s - self._reconnecting_since_s)
             self._reconnecting_since_s = None
         self.lifecycle.deliver(batch, arrival_s - float(batch.time_s[-1]))
 
-    async def _hold(self, link_down: asyncio.Event) -> None:
-        """While streaming: return on stop, raise `_LinkLostError` on a drop or a long stall."""
+    async def _hold(self, link: Link) -> None:
+        """While streaming: return on stop, raise `LinkLostError` on a drop or a long stall."""
         period_s = max(min(self.lifecycle.stall_after_s / 4, 0.25), 0.01)
         while not self._stopping():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(period_s):
-                    await link_down.wait()
-            if link_down.is_set():
-                raise _LinkLostError(
+                    await link.dropped.wait()
+            if link.dropped.is_set():
+                raise LinkLostError(
                     f"the link to {self.target} dropped (out of range, off or battery)"
                 )
             silence_s = min(
-                self.lifecycle.silence_s(), self.lifecycle.clock() - self._session_start_s
+                self.lifecycle.silence_s(), self.lifecycle.clock() - self._connection_start_s
             )
             if silence_s > self.policy.stall_reconnect_after_s:
-                raise _LinkLostError(f"no data from {self.target} for {silence_s:.1f} s")
+                raise LinkLostError(f"no data from {self.target} for {silence_s:.1f} s")
 
-    async def _close(self, client: BleakClient, link_down: asyncio.Event) -> None:
+    async def _close(self, link: Link) -> None:
         """Stop the stream (if asked to) and disconnect; nothing here raises."""
         driver = self._driver
-        if client.is_connected and not link_down.is_set():
-            if self._stopping() and driver is not None and self._gatt is not None:
-                with contextlib.suppress(BleakError, OSError, TimeoutError, DecodeError):
-                    await driver.stop(self._gatt)
-            with contextlib.suppress(BleakError, OSError, TimeoutError):
-                async with asyncio.timeout(GATT_TIMEOUT_S):
-                    await client.disconnect()
+        if link.is_connected and self._stopping() and driver is not None:
+            with contextlib.suppress(LinkLostError, TimeoutError, DecodeError):
+                await driver.stop(link)
+        await link.disconnect()
 
 
-def _kind_from_services(client: BleakClient) -> DeviceKind | None:
-    return detect_kind(None, [s.uuid for s in client.services])
-
-
-async def _read_optional(gatt: _BleakGatt, uuid: str) -> bytes | None:
-    if not gatt.has_characteristic(uuid):
+async def _read_optional(link: Link, uuid: str) -> bytes | None:
+    if not link.has_characteristic(uuid):
         return None
     try:
-        return await gatt.read(uuid)
-    except (BleakError, TimeoutError) as error:
+        return await link.read(uuid)
+    except LinkLostError as error:
         log.info("optional characteristic %s not read: %s", uuid, error)
         return None
 
 
-async def _read_text(gatt: _BleakGatt, uuid: str) -> str | None:
-    value = await _read_optional(gatt, uuid)
+async def _read_text(link: Link, uuid: str) -> str | None:
+    value = await _read_optional(link, uuid)
     return value.decode("utf-8", errors="replace").strip("\0 ") or None if value else None
 
 
 def _describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "timed out"
+    if isinstance(error, LinkLostError):
+        return error.message
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -17,7 +17,7 @@ from bumble.core import UUID
 from bumble.device import Connection
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from balancelab.devices import diy
+from balancelab.devices import common, diy
 from balancelab.model import STANDARD_GRAVITY_MS2
 from tests.support.ble.backend import VirtualAir
 from tests.support.ble.twin import READABLE, WRITEABLE, P, Twin, read_not_permitted, signal_si
@@ -105,10 +105,10 @@ class DiyTwin(Twin):
                 ],
             ),
             Service(
-                diy.BATTERY_SERVICE_UUID,
+                common.BATTERY_SERVICE_UUID,
                 [
                     Characteristic(
-                        diy.BATTERY_LEVEL_UUID,
+                        common.BATTERY_LEVEL_UUID,
                         P.READ | P.NOTIFY,
                         READABLE,
                         CharacteristicValue(read=lambda _c: bytes([self.battery_pct])),
@@ -116,10 +116,10 @@ class DiyTwin(Twin):
                 ],
             ),
             Service(
-                diy.DEVICE_INFO_SERVICE_UUID,
+                common.DEVICE_INFO_SERVICE_UUID,
                 [
                     Characteristic(uuid, P.READ, READABLE, info[key])
-                    for key, uuid in diy.DEVICE_INFO_UUIDS.items()
+                    for key, uuid in common.DEVICE_INFO_UUIDS.items()
                 ],
             ),
         ]
