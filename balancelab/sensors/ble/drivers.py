@@ -24,13 +24,11 @@ import numpy as np
 from balancelab.devices import diy, polar, polar_control, witmotion
 from balancelab.devices.common import Decoded, DeviceKind
 from balancelab.devices.polar_control import MeasurementType
+from balancelab.devices.stream_state import MAX_FILL_S, AccGyroMerger, Timeline, gap_rows
 from balancelab.devices.timing import ClockMapper, HostTimestamper, SequenceTracker, Unwrapper
 from balancelab.errors import DecodeError, InvalidArgumentError, SensorProtocolError
 from balancelab.model import Channel, ChannelType, FloatArray, imu_channels
 from balancelab.sensors.base import SampleBatch, SourceStats
-
-MAX_FILL_S = 30.0
-"""Longest gap (s) filled with NaN rows; a longer one is a discontinuity in time only."""
 
 
 class GattPort(Protocol):
@@ -53,34 +51,6 @@ class StreamLayout:
     nominal_fs_hz: float
 
 
-class Timeline:
-    """Session times of delivered samples: keeps them increasing and fills gaps with NaN rows."""
-
-    def __init__(self, tracksys: str, n_channels: int) -> None:
-        self.tracksys = tracksys
-        self.n_channels = n_channels
-        self.last_time_s: float | None = None
-
-    def batch(self, time_s: FloatArray, values: FloatArray, nan_rows: int) -> SampleBatch:
-        """Samples at `time_s` after `nan_rows` lost ones (spaced evenly before them)."""
-        last = self.last_time_s
-        if last is not None:
-            floor = last + 1e-6 * np.arange(1, time_s.size + 1)
-            time_s = np.maximum.accumulate(np.maximum(time_s, floor))
-        if nan_rows > 0 and last is not None:
-            gap_times = last + (time_s[0] - last) * np.arange(1, nan_rows + 1) / (nan_rows + 1)
-            time_s = np.concatenate([gap_times, time_s])
-            values = np.vstack([np.full((nan_rows, self.n_channels), np.nan), values])
-        self.last_time_s = float(time_s[-1])
-        return SampleBatch(self.tracksys, time_s, values)
-
-
-def gap_rows(gap_s: float, fs_hz: float) -> int:
-    """Samples missing between two samples `gap_s` apart at `fs_hz` (0 past `MAX_FILL_S`)."""
-    missing = round(gap_s * fs_hz) - 1
-    return missing if 0 < missing <= MAX_FILL_S * fs_hz else 0
-
-
 class Driver(abc.ABC):
     """One device family: set-up per connection, start/stop, notification → batch."""
 
@@ -92,7 +62,7 @@ class Driver(abc.ABC):
         self.tracked_point = tracked_point
         self.rate_hz = rate_hz
         self.mapper = ClockMapper()
-        self.timeline = Timeline(tracksys, 0)
+        self.timeline = Timeline()
 
     @abc.abstractmethod
     async def configure(self, gatt: GattPort) -> StreamLayout:
@@ -117,6 +87,10 @@ class Driver(abc.ABC):
             )
         self.timeline.n_channels = len(channels)
         return StreamLayout(channels, fs_hz)
+
+    def _batch(self, time_s: FloatArray, values: FloatArray, nan_rows: int) -> SampleBatch:
+        """A batch of samples at session times `time_s` after `nan_rows` lost ones."""
+        return SampleBatch(self.tracksys, *self.timeline.rows(time_s, values, nan_rows))
 
     def _mapped(self, decoded: Decoded, arrival_s: float) -> FloatArray:
         assert decoded.device_time_s is not None
@@ -193,7 +167,7 @@ class DiyDriver(Driver):
         self._new_stream = False
         assert decoded.device_time_s is not None
         self._last_device_s = float(decoded.device_time_s[-1])
-        return self.timeline.batch(self._mapped(decoded, arrival_s), decoded.values, nan_rows)
+        return self._batch(self._mapped(decoded, arrival_s), decoded.values, nan_rows)
 
 
 def _count_dropped(stats: SourceStats, reason: str) -> None:
@@ -229,7 +203,7 @@ class PolarDriver(Driver):
         self.streams: dict[MeasurementType, polar.PmdStream] = {}
         self.last_ns: dict[MeasurementType, int] = {}
         """Device time (ns) of the last sample delivered, per measurement, across connections."""
-        self.merger: _Merger | None = None
+        self.merger: AccGyroMerger | None = None
         self._responses: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def configure(self, gatt: GattPort) -> StreamLayout:
@@ -258,7 +232,7 @@ class PolarDriver(Driver):
         """ACC alone, or ACC and GYRO merged into rows of 6 channels at the ACC rate."""
         gyro = MeasurementType.GYRO in self.measurements
         fs_hz = self.rates_hz[MeasurementType.ACC]
-        self.merger = _Merger(self.measurements, fs_hz) if gyro else None
+        self.merger = AccGyroMerger(self.measurements, fs_hz) if gyro else None
         return self._layout(imu_channels(self.tracked_point, gyro=gyro), fs_hz)
 
     def use_streams(
@@ -356,12 +330,12 @@ class PolarDriver(Driver):
         self.mapper.observe(float(device_s[-1]), arrival_s)
         if self.merger is None:
             times = np.asarray(self.mapper.to_host(device_s), dtype=np.float64)
-            return self.timeline.batch(times, values, lost)
+            return self._batch(times, values, lost)
         device_s, values = self.merger.add(stream.measurement, device_s, values, lost)
         if device_s.size == 0:
             return None
         times = np.asarray(self.mapper.to_host(device_s), dtype=np.float64)
-        return self.timeline.batch(times, values, 0)
+        return self._batch(times, values, 0)
 
     @staticmethod
     def _decode_frame(
@@ -378,56 +352,6 @@ class PolarDriver(Driver):
             stream.previous_timestamp_ns = 0
             samples = stream.decode(payload)
         return samples
-
-
-class _Merger:
-    """Pairs ACC and GYRO samples of one Polar sensor (same rate) by device time into rows of
-    6 channels; a sample without a partner within half a period gets NaN for the other."""
-
-    def __init__(self, measurements: tuple[MeasurementType, ...], fs_hz: float) -> None:
-        self.order = measurements
-        self.half_period_s = 0.5 / fs_hz
-        self.pending: dict[MeasurementType, list[tuple[float, FloatArray]]] = {
-            m: [] for m in measurements
-        }
-        self.last_s: dict[MeasurementType, float | None] = {m: None for m in measurements}
-        self.fs_hz = fs_hz
-
-    def add(
-        self, measurement: MeasurementType, device_s: FloatArray, values: FloatArray, lost: int
-    ) -> tuple[FloatArray, FloatArray]:
-        queue = self.pending[measurement]
-        last = self.last_s[measurement]
-        if lost and last is not None:
-            gap = last + (device_s[0] - last) * np.arange(1, lost + 1) / (lost + 1)
-            queue.extend((float(t), np.full(3, np.nan)) for t in gap)
-        queue.extend(zip(device_s.tolist(), values, strict=True))
-        self.last_s[measurement] = float(device_s[-1])
-        return self._emit()
-
-    def _emit(self) -> tuple[FloatArray, FloatArray]:
-        acc, gyr = (self.pending[m] for m in self.order)
-        times: list[float] = []
-        rows: list[FloatArray] = []
-        nan3 = np.full(3, np.nan)
-        while acc and gyr:
-            (ta, va), (tg, vg) = acc[0], gyr[0]
-            if abs(ta - tg) <= self.half_period_s:
-                times.append(ta)
-                rows.append(np.concatenate([va, vg]))
-                acc.pop(0)
-                gyr.pop(0)
-            elif ta < tg:
-                times.append(ta)
-                rows.append(np.concatenate([va, nan3]))
-                acc.pop(0)
-            else:
-                times.append(tg)
-                rows.append(np.concatenate([nan3, vg]))
-                gyr.pop(0)
-        if not rows:
-            return np.empty(0), np.empty((0, 6))
-        return np.array(times), np.vstack(rows)
 
 
 class WitMotionDriver(Driver):
@@ -458,7 +382,7 @@ class WitMotionDriver(Driver):
             return None
         stamped = self.timestamper.stamp(notification.n_samples, arrival_s)
         nan_rows = stamped.lost if stamped.lost <= MAX_FILL_S * self.fs_hz else 0
-        return self.timeline.batch(stamped.time_s, witmotion.to_si(notification).values, nan_rows)
+        return self._batch(stamped.time_s, witmotion.to_si(notification).values, nan_rows)
 
 
 DRIVERS: dict[DeviceKind, type[Driver]] = {
