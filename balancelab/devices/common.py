@@ -39,9 +39,6 @@ def require_length(payload: bytes, minimum: int, what: str) -> None:
         raise DecodeError("too_short", f"{what}: {len(payload)} bytes, need at least {minimum}")
 
 
-AXES = ("x", "y", "z")
-
-
 @dataclass(frozen=True)
 class Decoded:
     """Samples of one notification (or poll) in SI, one row per sample.
@@ -65,27 +62,17 @@ class Decoded:
     def n_samples(self) -> int:
         """Number of sample rows."""
         for block in self._blocks():
-            return int(block[1].shape[0])
+            return int(block.shape[0])
         return 0 if self.device_time_s is None else int(self.device_time_s.size)
 
-    def _blocks(self) -> list[tuple[str, FloatArray]]:
-        named = (
-            ("acc", self.acc_ms2),
-            ("gyr", self.gyr_rads),
-            ("mag", self.mag_t),
-            ("ori", self.ori_rad),
-        )
-        return [(name, block) for name, block in named if block is not None]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Column names of `values`: `acc_x` … `ori_z` (prefix with the tracked point)."""
-        return tuple(f"{name}_{axis}" for name, _ in self._blocks() for axis in AXES)
+    def _blocks(self) -> list[FloatArray]:
+        named = (self.acc_ms2, self.gyr_rads, self.mag_t, self.ori_rad)
+        return [block for block in named if block is not None]
 
     @property
     def values(self) -> FloatArray:
         """All present quantities side by side, (n, 3 × quantities), SI."""
-        blocks = [block for _, block in self._blocks()]
+        blocks = self._blocks()
         if not blocks:
             return np.empty((self.n_samples, 0))
         return np.hstack(blocks).astype(np.float64)

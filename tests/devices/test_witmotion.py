@@ -67,7 +67,8 @@ def test_to_si_units() -> None:
     assert si.acc_ms2 is not None and si.ori_rad is not None and si.gyr_rads is not None
     assert si.acc_ms2[0, 2] == pytest.approx(1.0083 * G_TO_MS2, abs=1e-3)
     assert si.ori_rad[0, 2] == pytest.approx(np.radians(70.2686), abs=1e-4)
-    assert si.device_time_s is None and si.columns[0] == "acc_x" and si.values.shape == (4, 9)
+    assert si.device_time_s is None and si.values.shape == (4, 9)
+    assert (si.values[:, :3] == si.acc_ms2).all() and (si.values[:, 6:] == si.ori_rad).all()
 
 
 @pytest.mark.parametrize(
