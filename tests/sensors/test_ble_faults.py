@@ -45,6 +45,8 @@ async def test_link_drop_mid_trial_reconnects_and_marks_the_gap() -> None:
     await dropper
     assert sink.states() == [S.CONNECTING, S.STREAMING, S.RECONNECTING, S.STREAMING, S.STOPPED]
     assert "dropped" in sink.events[2].reason
+    assert source.trouble is not None and source.trouble.code == "link_lost"
+    assert source.trouble.message == sink.events[2].reason and source.trouble.advice
     assert source.stats.reconnects == 1 and twin.connection_count == 2
     assert_same_samples(sink, twin)
     gap_s = source.reconnect_durations_s[0]
@@ -126,6 +128,10 @@ async def test_absent_device_is_lost_with_advice_and_run_returns() -> None:
     assert sink.states() == [S.CONNECTING, S.LOST]
     reason = sink.events[-1].reason
     assert "balancelab-nowhere" in reason and "Switch the sensor on" in reason
+    assert source.trouble is not None and source.trouble.code == "link_lost"
+    assert "balancelab-nowhere not seen" in source.trouble.message
+    assert source.trouble.advice.startswith("Switch the sensor on")
+    assert str(source.trouble) == reason
     assert source.streams() == ()
 
 
@@ -254,6 +260,14 @@ async def test_adapter_failing_on_the_first_connection_is_lost_with_advice(
         assert "Switch the sensor on" in advice
     else:
         assert "Check that Bluetooth is switched on" in advice
+    trouble = source.trouble
+    assert trouble is not None and fault.message in trouble.message and trouble.advice == advice
+    expected_code = {
+        BleakDeviceNotFoundError: "sensor_not_found",
+        BleakBluetoothNotAvailableError: "bluetooth_unavailable",
+        BleakError: "bluetooth_failed",
+    }[type(error(""))]
+    assert trouble.code == expected_code
     assert source.streams() == ()
 
 
@@ -274,4 +288,6 @@ async def test_adapter_failing_for_good_while_reconnecting_gives_up_with_its_adv
     reason = sink.events[-1].reason
     assert "gave up" in reason and air.scan_faults.message in reason
     assert "Check that Bluetooth is switched on" in reason
+    assert source.trouble is not None and source.trouble.code == "bluetooth_failed"
+    assert source.trouble.message.startswith("gave up on balancelab-board after 4 s: ")
     assert air.scan_faults.raised > 1

@@ -84,6 +84,8 @@ async def test_unknown_device_is_lost_with_advice_to_name_its_kind() -> None:
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
     assert "not a sensor balancelab reads" in sink.events[-1].reason
     assert "Pass kind=" in sink.events[-1].reason
+    assert source.trouble is not None and source.trouble.code == "sensor_unsupported"
+    assert source.trouble.advice.startswith("Pass kind=")
 
 
 async def test_a_recognised_kind_without_a_driver_is_listed_as_not_streamable() -> None:

@@ -32,6 +32,7 @@ from balancelab.errors import (
     LinkLostError,
     SensorNotFoundError,
     SensorProtocolError,
+    Trouble,
 )
 from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import TRACKED_POINTS, DeviceInfo
@@ -117,6 +118,8 @@ class BleSource:
         self.device_info = DeviceInfo()
         self.reconnect_durations_s: list[float] = []
         """Session seconds from each `reconnecting` to the next `streaming`."""
+        self.trouble: Trouble | None = None
+        """What went wrong behind the latest `reconnecting` or `lost` (code, message, advice)."""
         self._stop = StopSignal()
         self._driver: Driver | None = None
         self._spec: StreamSpec | None = None
@@ -171,30 +174,38 @@ class BleSource:
                 return
             except BalancelabError as error:
                 if not self._retryable(error):
-                    self.lifecycle.set_state(SourceState.LOST, f"{error} — {error.advice}")
+                    self._report(SourceState.LOST, error.trouble)
                     return
                 if self._stopping():
                     return
                 if self._connection_streamed:  # a fresh drop: the back-off starts over
                     trouble_since_s, attempt = self.lifecycle.clock(), 0
                 if self.lifecycle.clock() - trouble_since_s > self.policy.give_up_after_s:
-                    self.lifecycle.set_state(SourceState.LOST, self._give_up_reason(error))
+                    self._report(SourceState.LOST, self._give_up(error))
                     return
                 if self._spec is not None:
-                    self._enter_reconnecting(error.message)
+                    self._enter_reconnecting(error.trouble)
                 log.info("%s: %s; retry %d", self.name, error.message, attempt + 1)
                 if await self._stop.sleep(self.policy.delay_s(attempt)):
                     return
                 attempt += 1
 
-    def _enter_reconnecting(self, reason: str) -> None:
+    def _report(self, state: SourceState, trouble: Trouble) -> None:
+        """Enter `state` because of `trouble`; the event's reason is the message, with the
+        advice once the source gives up (`lost`)."""
+        self.trouble = trouble
+        reason = str(trouble) if state is SourceState.LOST else trouble.message
+        self.lifecycle.set_state(state, reason)
+
+    def _enter_reconnecting(self, trouble: Trouble) -> None:
         if self.state is not SourceState.RECONNECTING:
             self._reconnecting_since_s = self.lifecycle.session_time_s()
-        self.lifecycle.set_state(SourceState.RECONNECTING, reason)
+        self._report(SourceState.RECONNECTING, trouble)
 
-    def _give_up_reason(self, error: BalancelabError) -> str:
+    def _give_up(self, error: BalancelabError) -> Trouble:
         limit_s = self.policy.give_up_after_s
-        return f"gave up on {self.target} after {limit_s:.0f} s: {error.message} — {error.advice}"
+        message = f"gave up on {self.target} after {limit_s:.0f} s: {error.message}"
+        return Trouble(error.code, message, error.advice)
 
     async def _connection(self) -> None:
         """One connection: find, connect, configure, stream; returns on stop, raises
