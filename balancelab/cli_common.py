@@ -40,8 +40,10 @@ class ExitCode(IntEnum):
     REFUSED = 2
     SOURCE_UNREACHABLE = 3
     INTERNAL_ERROR = 70
+    HANGUP = 129
     INTERRUPTED = 130
     STDOUT_CLOSED = 141
+    TERMINATED = 143
 
 
 EXIT_CODES: dict[ExitCode, str] = {
@@ -54,10 +56,14 @@ EXIT_CODES: dict[ExitCode, str] = {
     " `scan`); stderr gives the reason; what arrived before a loss is kept",
     ExitCode.INTERNAL_ERROR: "internal error, a bug in balancelab (sysexits EX_SOFTWARE); run"
     " again with --debug and report it",
+    ExitCode.HANGUP: "`stream` ended by SIGHUP (its terminal closed; 128 + 1), after closing"
+    " the recording as Ctrl-C does",
     ExitCode.INTERRUPTED: "interrupted by Ctrl-C (128 + SIGINT); `stream` treats Ctrl-C as its"
     " normal stop and exits as its recording ended",
     ExitCode.STDOUT_CLOSED: "the reader of stdout closed it early (`balancelab ... | head`):"
     " no message, as any program ended by SIGPIPE (128 + 13)",
+    ExitCode.TERMINATED: "`stream` ended by SIGTERM (128 + 15), after closing the recording as"
+    " Ctrl-C does",
 }
 
 

@@ -3,6 +3,10 @@
 Exit codes (`cli_common.ExitCode`): 0 when the source ended or was stopped (--seconds, Ctrl-C)
 after samples arrived; 3 when it was lost, or when no sample arrived at all (a phone or sensor
 that cannot be reached), with the reason on stderr; 2 for a DEVICE or option it refuses.
+SIGTERM and SIGHUP close the recording as Ctrl-C does (the trial under way kept as `aborted`),
+then exit 143 and 129, 128 + the signal as the shell reports a process the signal ended: Ctrl-C
+is the operator's own way to stop, the others come from outside (a service manager, a closed
+terminal), and a script can tell them apart.
 
 Kept apart from `cli.py`; `cli.build_parser` adds it with `add_stream_command(commands)`.
 """
@@ -10,6 +14,7 @@ Kept apart from `cli.py`; `cli.build_parser` adds it with `add_stream_command(co
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -38,6 +43,13 @@ from balancelab.sensors.base import SourceState
 from balancelab.sim import list_scenarios
 
 ENDED = frozenset({SourceState.STOPPED, SourceState.LOST})
+SIGNAL_EXITS = {
+    getattr(signal, name): code
+    for name, code in (("SIGTERM", ExitCode.TERMINATED), ("SIGHUP", ExitCode.HANGUP))
+    if hasattr(signal, name)
+}
+"""The stop signals that set the exit code; Ctrl-C (SIGINT) exits as the recording ended."""
+SIGNAL_WORDS = {"SIGINT": "Ctrl-C (SIGINT)", "SIGHUP": "SIGHUP (the terminal closed)"}
 FAILURE_WORDS = {
     "connection": "could not connect",
     "timeout": "no answer in time",
@@ -63,7 +75,8 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="record a live source (simulated athlete, replay, phone, sensor) into the dataset",
         description=(
             f"Stream DEVICE into the dataset. DEVICE is one of: {DEVICE_FORMS}. Prints rate, loss"
-            " and latency once a second; Ctrl-C stops and keeps the recording."
+            " and latency once a second; Ctrl-C (or SIGTERM, SIGHUP) stops and keeps the"
+            " recording, the trial under way marked aborted."
         ),
     )
     parser.add_argument("device", metavar="DEVICE", help="what to stream from (see above)")
@@ -83,7 +96,8 @@ def add_stream_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 def run_stream(args: argparse.Namespace) -> int:
     """The `stream` handler: 0 when the source ended or was stopped after samples arrived;
-    3 (the reason on stderr) when it was lost or no sample arrived."""
+    3 (the reason on stderr) when it was lost or no sample arrived; 143 or 129 when SIGTERM
+    or SIGHUP stopped it (the recording closed and kept all the same)."""
     _check_args(args)
     source = open_source(args.device, scenario=args.scenario, seed=args.seed, speed=args.speed)
     root = dataset_root(args.data)
@@ -94,9 +108,16 @@ def run_stream(args: argparse.Namespace) -> int:
         source, root, args.seconds, printer, athlete=args.athlete, task=args.task
     )
     if not printer.stdout_closed:
-        _print_summary(result)
+        try:
+            _print_summary(result)
+        except OSError:  # a closed pipe, or the terminal gone with SIGHUP (EIO)
+            printer.stdout_closed = True
     if result.error is not None:
         raise result.error
+    if result.stopped_by in SIGNAL_EXITS:
+        if printer.stdout_closed:
+            stdout_closed()  # for its redirect: the flush at exit must not fail again
+        return SIGNAL_EXITS[result.stopped_by]
     if printer.stdout_closed:
         return stdout_closed()
     trouble = source_trouble(result)
@@ -162,8 +183,9 @@ def _check_args(args: argparse.Namespace) -> None:
 
 class EventPrinter:
     """The stream's event callback: prints each event (`_print_event`). When the reader of
-    stdout goes away (`balancelab stream ... | head`), it prints no more and stops the source,
-    so the recording closes properly before `run_stream` exits as `stdout_closed` says."""
+    stdout goes away (`balancelab stream ... | head`, or a terminal closed: EIO), it prints no
+    more and stops the source, so the recording closes properly before `run_stream` exits as
+    `stdout_closed` says."""
 
     def __init__(self, stop: Callable[[], None]) -> None:
         self._stop = stop
@@ -174,7 +196,7 @@ class EventPrinter:
             return
         try:
             _print_event(event)
-        except BrokenPipeError:
+        except OSError:
             self.stdout_closed = True
             self._stop()
 
@@ -208,10 +230,15 @@ def _figures(figures: StreamFigures) -> str:
 
 def _print_summary(result: StreamResult) -> None:
     ended = result.final_state.value + (f" ({result.reason})" if result.reason else "")
-    if result.interrupted:
-        ended = "stopped by Ctrl-C"
+    if result.stopped_by is not None:
+        ended = f"stopped by {SIGNAL_WORDS.get(result.stopped_by.name, result.stopped_by.name)}"
     print(f"\nended: {ended} after {result.elapsed_s:.1f} s")
     print(f"session: {result.session_dir or 'none (no sample arrived)'}")
+    for trial in result.trials_aborted:
+        print(
+            f"  trial under way kept as aborted: {trial.trial_type} {trial.side},"
+            f" {trial.onset_s:.1f}-{trial.end_s:.1f} s"
+        )
     for figures in result.streams:
         written = result.samples_written.get(figures.tracksys, 0)
         print(f"  {_figures(figures)}, {written} rows written")

@@ -196,7 +196,7 @@ def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> N
     epilog = out[out.index("exit codes:") :]
     for code in ExitCode:
         assert re.search(rf"^  {code.value}\s+\S", epilog, re.M), code
-    assert [c.value for c in ExitCode] == [0, 1, 2, 3, 70, 130, 141]
+    assert [c.value for c in ExitCode] == [0, 1, 2, 3, 70, 129, 130, 141, 143]
 
 
 @pytest.mark.parametrize("where", ["before", "after"])

@@ -6,7 +6,11 @@ any thread (`stop`, `add_trial`), samples can be pulled as ring-buffer snapshots
 come out to one callback, called on the loop thread (it must not block: the GUI re-emits them
 as queued signals, the CLI prints). Events are the source's `SourceEvent`s and, once a second,
 a `StreamProgress`. `stream_to_dataset` is the whole job for the CLI: stream for N seconds (or
-until the source ends or Ctrl-C), record, return a `StreamResult`.
+until the source ends, Ctrl-C, SIGTERM or SIGHUP), record, return a `StreamResult`.
+
+A scripted trial (simulation, replay) is written once its end has passed; one under way when
+the stream ends early (stopped, a signal, the source lost) is written `aborted`, cut at the
+last sample received, so its samples stay described.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import importlib
+import signal
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from balancelab.devices.common import is_ble_address
 from balancelab.errors import BalancelabError, InvalidArgumentError
-from balancelab.model import FloatArray, Trial
+from balancelab.model import FloatArray, Outcome, Trial
 from balancelab.sensors.base import SampleBatch, Source, SourceEvent, SourceState, SourceStats
 from balancelab.sensors.phyphox_live import DEFAULT_PORT, PhyphoxSource
 from balancelab.sensors.recorder import Recorder
@@ -33,13 +40,18 @@ from balancelab.sensors.ring import RingBuffer
 from balancelab.sensors.simulated import SimulatedSource
 
 T = TypeVar("T")
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 PROGRESS_EVERY_S = 1.0
 RING_SECONDS = 30.0
 STOP_GRACE_S = 10.0
 """How long a stopped source may take to end before it is cancelled."""
 SIGNAL_POLL_S = 0.2
-"""The main thread waits for a stream in slices this long (s): a SIGINT the OS hands to another
-thread does not interrupt a blocked lock wait, so Ctrl-C is only seen when it runs again."""
+"""The main thread waits for a stream in slices this long (s): where a stop signal's handler is
+a Python one (`signal.signal`, no `add_signal_handler`), it runs only when that thread does."""
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""The signals that end `stream_to_dataset` as Ctrl-C does (Windows has no SIGHUP)."""
 DEVICE_FORMS = (
     "sim (the simulated athlete; --scenario), sim:SCENARIO, replay:PATH (a recorded session"
     " folder or *_motion.tsv), phyphox://HOST[:PORT] (a phone with phyphox remote access on),"
@@ -92,10 +104,13 @@ class StreamResult:
     samples_written: dict[str, int]
     rows_dropped: dict[str, int]
     error: BalancelabError | None = None
-    interrupted: bool = False
+    stopped_by: signal.Signals | None = None
+    """The signal that stopped the stream (SIGINT: Ctrl-C), if one did."""
     events: tuple[SourceEvent, ...] = field(default=())
     trials_dropped: int = 0
     """Trials not written: added after the session closed, or no session opened."""
+    trials_aborted: tuple[Trial, ...] = ()
+    """Trials under way when the stream ended, written `aborted` up to the last sample."""
 
 
 class EngineLoop:
@@ -123,6 +138,23 @@ class EngineLoop:
     def call_soon(self, fn: Callable[..., object], *args: object) -> None:
         """Call `fn(*args)` on the loop thread; thread-safe."""
         self._loop.call_soon_threadsafe(fn, *args)
+
+    def add_signal_handler(self, sig: signal.Signals, fn: Callable[[], None]) -> None:
+        """Call `fn()` on the loop thread when `sig` arrives; call from the main thread.
+
+        Where the loop cannot (Windows) a Python handler hands `fn` to the loop instead: it
+        only queues a call, no I/O of its own that could wait on what it interrupted.
+        """
+        try:
+            self._loop.add_signal_handler(sig, fn)
+        except (NotImplementedError, RuntimeError):
+            signal.signal(sig, lambda _signum, _frame: self.call_soon(fn))
+
+    def remove_signal_handler(self, sig: signal.Signals, previous: _SignalHandler) -> None:
+        """Undo `add_signal_handler`: `sig` goes back to the `previous` handler."""
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            self._loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_DFL if previous is None else previous)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Cancel what still runs, stop the loop and join its thread."""
@@ -171,6 +203,7 @@ class _Tap:
         self.events: list[SourceEvent] = []
         self.reason = ""
         self._trials = sorted(trials, key=lambda t: t.end_s)
+        self.aborted: list[Trial] = []
         self._lock = threading.Lock()
 
     def on_event(self, event: SourceEvent) -> None:
@@ -178,6 +211,8 @@ class _Tap:
         self.reason = event.reason
         if event.state is SourceState.STREAMING:
             self._make_rings()
+        elif event.state is SourceState.LOST:
+            self.keep_trials_in_progress()  # the recorder closes the session on `lost`
         self.recorder.on_event(event)
         self._emit(event)
 
@@ -189,6 +224,20 @@ class _Tap:
             ring.append(batch.time_s, batch.values)
         while self._trials and float(batch.time_s[-1]) >= self._trials[0].end_s:
             self.recorder.add_trial(self._trials.pop(0))
+
+    def keep_trials_in_progress(self) -> None:
+        """Write the trials begun before the last sample and not ended as `aborted`, lasting
+        up to that sample (s, session clock); trials not yet begun are not written."""
+        ends = [s.last_time_s for s in self.per_stream.values() if s.last_time_s is not None]
+        if not ends:
+            return
+        last_s = max(ends)
+        for trial in self._trials:
+            if trial.onset_s < last_s:
+                cut = replace(trial, duration_s=last_s - trial.onset_s, outcome=Outcome.ABORTED)
+                self.aborted.append(cut)
+                self.recorder.add_trial(cut)
+        self._trials.clear()
 
     def _make_rings(self) -> None:
         with self._lock:
@@ -283,21 +332,65 @@ def stream_to_dataset(
     athlete: str = "anon",
     task: str | None = None,
 ) -> StreamResult:
-    """Record `source` for `seconds` (None: until it ends); Ctrl-C stops it and keeps the data."""
-    with EngineLoop() as engine:
+    """Record `source` for `seconds` (None: until it ends). Called from the main thread,
+    SIGINT (Ctrl-C), SIGTERM and SIGHUP stop it, close the session and keep the data; the
+    result names the signal (`stopped_by`)."""
+    with EngineLoop() as engine, _StopOnSignals(engine) as signals:
         handle = start_stream(
             engine, source, dataset_root, seconds=seconds, on_event=on_event,
             athlete=athlete, task=task,
         )  # fmt: skip
+        signals.attach(handle)
+        result = _wait_for(handle)
+    return replace(result, stopped_by=signals.received)
+
+
+class _StopOnSignals:
+    """While open (in the main thread; elsewhere it does nothing), each of STOP_SIGNALS not
+    ignored stops the attached stream on the engine loop and is kept in `received` (the first
+    one). A signal that comes before a stream is attached stops it as soon as it is."""
+
+    def __init__(self, engine: EngineLoop) -> None:
+        self._engine = engine
+        self._handle: StreamHandle | None = None
+        self._previous: dict[signal.Signals, _SignalHandler] = {}
+        self.received: signal.Signals | None = None
+
+    def __enter__(self) -> _StopOnSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
         try:
-            return _wait_for(handle)
-        except KeyboardInterrupt:
+            for sig in STOP_SIGNALS:
+                previous = signal.getsignal(sig)
+                if previous == signal.SIG_IGN:
+                    continue  # ignored by whoever started us (`nohup`): it stays ignored
+                self._engine.add_signal_handler(sig, functools.partial(self._on_signal, sig))
+                self._previous[sig] = previous
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def attach(self, handle: StreamHandle) -> None:
+        self._handle = handle
+        if self.received is not None:
             handle.stop()
-            return replace(_wait_for(handle), interrupted=True)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        """On the loop thread: no I/O, only the stop request."""
+        if self.received is None:
+            self.received = sig
+        if self._handle is not None:
+            self._handle.stop()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            self._engine.remove_signal_handler(sig, previous)
 
 
 def _wait_for(handle: StreamHandle) -> StreamResult:
-    """The stream's result, waited for in SIGNAL_POLL_S slices so that Ctrl-C gets through.
+    """The stream's result, waited for in SIGNAL_POLL_S slices so that a Python signal
+    handler gets to run.
 
     Only `done()` ends the wait: a stream that failed with a TimeoutError of its own raises
     the same class as a slice that ran out, and must not be taken for one.
@@ -360,6 +453,7 @@ async def _record(tap: _Tap, seconds: float | None) -> StreamResult:
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporter
+        tap.keep_trials_in_progress()
         session_dir = await recorder.close()
     if not run.cancelled():
         run.result()  # a bug in a source surfaces here
@@ -377,6 +471,7 @@ async def _record(tap: _Tap, seconds: float | None) -> StreamResult:
         rows_dropped=dict(recorder.rows_dropped),
         error=recorder.error,
         trials_dropped=recorder.trials_dropped,
+        trials_aborted=tuple(tap.aborted),
         events=tuple(tap.events),
     )
 

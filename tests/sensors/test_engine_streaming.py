@@ -16,7 +16,7 @@ from balancelab.engine.streaming import (
     stream_to_dataset,
 )
 from balancelab.formats.bids_reader import read_session
-from balancelab.model import Side, Surface, Trial, TrialType, Vision
+from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
 from balancelab.sensors.base import SourceEvent, SourceSink, SourceState
 from balancelab.sensors.simulated import SimulatedSource
 from balancelab.sim import Scenario, TrialSpec, lowback_imu
@@ -55,10 +55,14 @@ def test_commands_from_this_thread_events_from_the_engine_thread(tmp_path: Path)
     states = [e.state for e in events if isinstance(e, SourceEvent)]
     assert states == [SourceState.CONNECTING, SourceState.STREAMING, SourceState.STOPPED]
     assert isinstance(events[-1], StreamProgress)  # the final figures
-    assert result.final_state is SourceState.STOPPED and not result.interrupted
+    assert result.final_state is SourceState.STOPPED and result.stopped_by is None
     assert result.session_dir is not None
     session = read_session(result.session_dir)
-    assert session.trials == (trial,)  # the scripted trial had not ended yet; ours is there
+    # Ours is there; the scripted trial had not ended: only if it had begun, it is `aborted`.
+    assert sorted(session.trials, key=lambda t: t.onset_s) == sorted(
+        (trial, *result.trials_aborted), key=lambda t: t.onset_s
+    )
+    assert all(t.outcome is Outcome.ABORTED for t in result.trials_aborted)
     written = result.samples_written["simlowback"]
     assert session.recording("simlowback").time_s.size == written >= snap[0].size
 

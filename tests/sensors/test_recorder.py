@@ -359,7 +359,7 @@ def interrupt() -> None:
 
 threading.Thread(target=interrupt, daemon=True).start()
 result = stream_to_dataset(open_source("sim"), sys.argv[1], 60.0, on_event, athlete="sig01")
-print(f"interrupted={result.interrupted} elapsed_s={result.elapsed_s:.1f}")
+print(f"stopped_by={result.stopped_by and result.stopped_by.name} elapsed_s={result.elapsed_s:.1f}")
 """
 
 
@@ -377,7 +377,7 @@ def test_ctrl_c_delivered_to_another_thread_still_stops_the_stream(
     watchdog_kill.append(child)
     out, err = child.communicate(timeout=CHILD_TIMEOUT_S)
     assert child.returncode == 0, err
-    match = re.search(r"interrupted=True elapsed_s=([\d.]+)", out)
+    match = re.search(r"stopped_by=SIGINT elapsed_s=([\d.]+)", out)
     assert match is not None, out
     assert float(match.group(1)) < 30.0  # stopped by the interrupt, not by the end of the stream
     session_dir = next((tmp_path / "out").glob("sub-sig01/ses-*"))
