@@ -42,7 +42,7 @@ from balancelab.devices.phyphox import (
     parse_get,
 )
 from balancelab.devices.timing import ClockMapper
-from balancelab.errors import DecodeError
+from balancelab.errors import DecodeError, Trouble
 from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import Channel, ChannelType, DeviceInfo, FloatArray
 from balancelab.sensors.base import (
@@ -58,10 +58,10 @@ from balancelab.sensors.watchdog import SourceLifecycle, StopSignal
 
 T = TypeVar("T")
 DEFAULT_PORT = 8080
-NO_ANSWER_ADVICE = "is the phone awake, on the same network, with remote access on?"
+NO_ANSWER_ADVICE = "Check that the phone is awake, on the same network, with remote access on."
 NOT_PHYPHOX_ADVICE = (
-    "is this the address and port phyphox shows under remote access (and not another web"
-    " server on the network)?"
+    "Check that this is the address and port phyphox shows under remote access (and not"
+    " another web server on the network)."
 )
 WARMUP_S = 1.0
 """How long to collect samples before fixing the streams and their nominal rates."""
@@ -161,6 +161,8 @@ class PhyphoxSource:
         self._connected_s = 0.0
         self._failures = 0
         self._pending: list[tuple[SampleBatch, float]] = []
+        self.trouble: Trouble | None = None
+        """What went wrong behind the latest `reconnecting` or `lost` (code, message, advice)."""
 
     # The Source protocol -------------------------------------------------------------------
 
@@ -210,27 +212,35 @@ class PhyphoxSource:
             )
             answer = parse(body)
         except HttpError as failure:
-            self._count_failure(failure.reason, failure.detail, NO_ANSWER_ADVICE)
+            self._count_failure(
+                failure.reason, Trouble("phone_unreachable", failure.detail, NO_ANSWER_ADVICE)
+            )
             return None
         except DecodeError as error:
             detail = f"the phone answered with something that is not phyphox data: {_words(error)}"
-            self._count_failure(error.reason, detail, NOT_PHYPHOX_ADVICE)
+            self._count_failure(error.reason, Trouble("not_phyphox", detail, NOT_PHYPHOX_ADVICE))
             return None
         self._answered()
         return answer
 
-    def _count_failure(self, reason: str, detail: str, advice: str) -> None:
+    def _count_failure(self, reason: str, trouble: Trouble) -> None:
+        """Count a failed request (by its `reason` word); `reconnecting` from the second in a
+        row, `lost` after `lost_after_s` without a usable answer."""
         life = self._life
         life.stats.reject(reason)
         self._failures += 1
         silent_s = life.clock() - self._last_answer_s
         if silent_s > self.lost_after_s:
-            life.set_state(
-                SourceState.LOST,
-                f"{self.name}: {detail} (no usable answer for {silent_s:.1f} s); {advice}",
-            )
+            message = f"{self.name}: {trouble.message} (no usable answer for {silent_s:.1f} s)"
+            self._report(SourceState.LOST, Trouble(trouble.code, message, trouble.advice))
         elif self._failures >= 2 and life.state is not SourceState.CONNECTING:
-            life.set_state(SourceState.RECONNECTING, detail)
+            self._report(SourceState.RECONNECTING, trouble)
+
+    def _report(self, state: SourceState, trouble: Trouble) -> None:
+        """Enter `state` because of `trouble`; the event's reason is the message, with the
+        advice once the source is `lost`."""
+        self.trouble = trouble
+        self._life.set_state(state, str(trouble) if state is SourceState.LOST else trouble.message)
 
     def _answered(self) -> None:
         self._failures = 0
@@ -255,7 +265,9 @@ class PhyphoxSource:
             if failure.reason.startswith("http_4"):  # before phyphox 1.1.6: no /config
                 self._answered()
                 return DEFAULT_STREAMS
-            self._count_failure(failure.reason, failure.detail, NO_ANSWER_ADVICE)
+            self._count_failure(
+                failure.reason, Trouble("phone_unreachable", failure.detail, NO_ANSWER_ADVICE)
+            )
             return None
         try:
             streams = streams_of_config(parse_config(body))
@@ -264,10 +276,14 @@ class PhyphoxSource:
             return DEFAULT_STREAMS
         self._answered()
         if not streams:
-            self._life.set_state(
+            self._report(
                 SourceState.LOST,
-                "the experiment open in phyphox has no accelerometer (with g) or gyroscope;"
-                " open 'Acceleration (with g)' or 'Gyroscope' (or your own experiment with both)",
+                Trouble(
+                    "no_motion_sensor",
+                    "the experiment open in phyphox has no accelerometer (with g) or gyroscope",
+                    "Open 'Acceleration (with g)' or 'Gyroscope' in phyphox (or your own"
+                    " experiment with both).",
+                ),
             )
         return streams
 
@@ -289,10 +305,14 @@ class PhyphoxSource:
                 done = await self._control(command)
             if not done:
                 if not self._life.finished:
-                    self._life.set_state(
+                    self._report(
                         SourceState.LOST,
-                        f"phyphox refused '{command}' (e.g. a Bluetooth sensor the experiment"
-                        " needs is not connected); start it on the phone",
+                        Trouble(
+                            "command_refused",
+                            f"phyphox refused '{command}' (e.g. a Bluetooth sensor the"
+                            " experiment needs is not connected)",
+                            "Start the experiment on the phone.",
+                        ),
                     )
                 return False
         self._started_it = True
@@ -347,10 +367,13 @@ class PhyphoxSource:
         if life.state is SourceState.CONNECTING and not self._pending:
             waited_s = life.clock() - self._connected_s
             if waited_s > self.lost_after_s:
-                life.set_state(
+                self._report(
                     SourceState.LOST,
-                    f"phyphox answers but sent no samples for {waited_s:.1f} s; is the"
-                    " experiment running on the phone?",
+                    Trouble(
+                        "no_samples",
+                        f"phyphox answers but sent no samples for {waited_s:.1f} s",
+                        "Check that the experiment is running on the phone.",
+                    ),
                 )
                 return
         if not _measuring(reply) and life.state is SourceState.STREAMING:
@@ -361,9 +384,13 @@ class PhyphoxSource:
         if session is None or self._session_id in (None, session):
             self._session_id = self._session_id or session
             return True
-        self._life.set_state(
+        self._report(
             SourceState.LOST,
-            "the phone switched to another experiment (phyphox session changed); start again",
+            Trouble(
+                "experiment_changed",
+                "the phone switched to another experiment (phyphox session changed)",
+                "Start the stream again.",
+            ),
         )
         return False
 
@@ -456,10 +483,14 @@ class PhyphoxSource:
     def _implausible(self, error: DecodeError) -> None:
         """Timestamps no phone sensor makes: counted, and the source is lost with the reason."""
         self._life.stats.reject(error.reason)
-        self._life.set_state(
+        self._report(
             SourceState.LOST,
-            f"{self.name}: {_words(error)}; the phone's clock or the experiment is wrong:"
-            " restart the experiment in phyphox (or the phone) and start again",
+            Trouble(
+                "implausible_timestamps",
+                f"{self.name}: {_words(error)}",
+                "The phone's clock or the experiment is wrong: restart the experiment in"
+                " phyphox (or the phone) and start again.",
+            ),
         )
 
     def _spec(self, state: _StreamState, fs_hz: float) -> StreamSpec:

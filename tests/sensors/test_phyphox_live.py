@@ -211,6 +211,8 @@ async def test_refused_start_is_lost_with_advice(phone: PhyphoxServer) -> None:
         await source.run(sink)
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
     assert "refused 'start'" in sink.events[-1].reason
+    assert source.trouble is not None and source.trouble.code == "command_refused"
+    assert source.trouble.advice == "Start the experiment on the phone."
 
 
 @pytest.mark.asyncio
@@ -238,6 +240,10 @@ async def test_nobody_there_is_lost_after_the_deadline() -> None:
         await source.run(sink)
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
     assert source.stats.packets_rejected["connection"] >= 2
+    trouble = source.trouble
+    assert trouble is not None and trouble.code == "phone_unreachable"
+    assert "no usable answer" in trouble.message and "remote access" in trouble.advice
+    assert sink.events[-1].reason == f"{trouble.message} — {trouble.advice}"
 
 
 # Something that is not phyphox data, and a clock that lies about the rate ---------------------
@@ -267,6 +273,8 @@ async def test_an_answer_that_is_not_phyphox_data_ends_lost_with_the_reason(
     assert "the phone answered with something that is not phyphox data" in reason
     assert "remote access" in reason  # the advice
     assert sum(source.stats.packets_rejected.values()) >= 2  # retried before giving up
+    assert source.trouble is not None and source.trouble.code == "not_phyphox"
+    assert "remote access" not in source.trouble.message
 
 
 @pytest.mark.asyncio
@@ -311,5 +319,7 @@ async def test_timestamps_implying_an_impossible_rate_end_lost_before_any_buffer
         result = await record_stream(source, tmp_path)
     assert result.final_state is SourceState.LOST
     assert f"{words} the 1–1000 Hz a phone sensor delivers" in result.reason
+    assert source.trouble is not None and source.trouble.code == "implausible_timestamps"
+    assert "restart the experiment" in source.trouble.advice
     assert not source.streams()
     assert result.session_dir is None
