@@ -8,13 +8,12 @@ from __future__ import annotations
 import _csv
 import csv
 import io
+import itertools
 import math
 import re
-import struct
 import zipfile
-import zlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,31 +21,21 @@ from pathlib import Path
 import numpy as np
 
 from balancelab.errors import FormatError, InvalidArgumentError
+from balancelab.formats._sources import (
+    BLOCK_BYTES,
+    ZIP_ERRORS,
+    CheckedStream,
+    Source,
+    check_size,
+    os_error,
+)
 from balancelab.model import STANDARD_GRAVITY_MS2, ChannelType, FloatArray
 
-MAX_FILE_BYTES = 512 * 1024 * 1024
-SIZE_ADVICE = (
-    "Split the recording into shorter files (for example one per trial) or export only the"
-    " sensors you need; balancelab reads files of up to 512 MB."
-)
 DELIMITERS = ("\t", ";", ",")
 DELIMITER_NAMES: Mapping[str, str] = {"\t": "tab", ";": "semicolon", ",": "comma"}
 _SEP_DIRECTIVE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
 _NAN_TOKENS = frozenset({"", "nan", "n/a", "na"})
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    struct.error,
-    OSError,
-    EOFError,
-    RuntimeError,
-    NotImplementedError,  # zipfile's answer to a compression method it cannot read
-    ValueError,
-    OverflowError,
-)
-
 # unit -> (dimension, factor to SI)
 UNITS: Mapping[str, tuple[str, float]] = {
     "s": ("time", 1.0),
@@ -100,53 +89,6 @@ def allowed_units(dimension: str) -> str:
     return ", ".join(u for u, (dim, _) in UNITS.items() if dim == dimension)
 
 
-def check_size(size_bytes: int, where: str) -> None:
-    """Refuse empty files and files over MAX_FILE_BYTES, before reading them."""
-    if size_bytes == 0:
-        raise FormatError("the file is empty", path=where)
-    if size_bytes > MAX_FILE_BYTES:
-        raise FormatError(
-            f"the file is {size_bytes / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit",
-            path=where,
-            advice=SIZE_ADVICE,
-        )
-
-
-def read_file_bytes(path: Path) -> bytes:
-    """The bytes of a file, after checking its size."""
-    try:
-        check_size(path.stat().st_size, str(path))
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise _os_error(exc, path) from None
-
-
-def decode_text(raw: bytes, where: str) -> str:
-    """UTF-8 text of a file (a BOM is dropped); binary or non-UTF-8 content is refused."""
-    if len(raw) > MAX_FILE_BYTES:
-        check_size(len(raw), where)
-    if not raw.strip():
-        raise FormatError("the file is empty", path=where)
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise FormatError(
-            "the file holds binary data (NUL bytes), expected a text table",
-            path=where,
-            line=raw.count(b"\n", 0, nul) + 1,
-            advice="Pass the exported CSV/TXT file (UTF-8 text), not a spreadsheet or binary.",
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(
-            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-            path=where,
-            line=raw.count(b"\n", 0, exc.start) + 1,
-            advice="Export or save the file again as UTF-8 text.",
-        ) from None
-
-
 @dataclass(frozen=True)
 class TableLayout:
     """How to read a delimited table where detection cannot tell.
@@ -188,9 +130,31 @@ class TableLayout:
 DEFAULT_LAYOUT = TableLayout()
 
 
+HEAD_BYTES = 64 * 1024  # the first lines, parsed and checked before the rest is read
+MAX_LINE_CHARS = 1024 * 1024
+MAX_TEXT_ROWS = 100_000  # a table kept as strings: metadata, a few rows
+CHUNK_ROWS = 65_536  # rows converted at a time by the line reader
+_ARROW_BLOCK_BYTES = 1024 * 1024
+_ARROW_NULLS = ["", "nan", "NaN", "NAN", "Nan", "n/a", "N/A", "na", "NA"]
+
+
+def _column_index(header: tuple[str, ...], name: str, where: str, line: int) -> int:
+    """Position of a column, matched exactly or else ignoring case."""
+    if name in header:
+        return header.index(name)
+    folded = [h.casefold() for h in header]
+    if name.casefold() in folded:
+        return folded.index(name.casefold())
+    raise FormatError(
+        f"missing column {name!r}; the header has {', '.join(map(repr, header))}",
+        path=where,
+        line=line,
+    )
+
+
 @dataclass(frozen=True)
 class RawTable:
-    """Cells of a delimited text table as strings, with the file line of each row."""
+    """Cells of a (small) delimited text table as strings, with the file line of each row."""
 
     where: str
     header: tuple[str, ...]
@@ -202,37 +166,40 @@ class RawTable:
 
     def index(self, name: str) -> int:
         """Position of a column, matched exactly or else ignoring case."""
-        if name in self.header:
-            return self.header.index(name)
-        folded = [h.casefold() for h in self.header]
-        if name.casefold() in folded:
-            return folded.index(name.casefold())
-        raise FormatError(
-            f"missing column {name!r}; the header has {', '.join(map(repr, self.header))}",
-            path=self.where,
-            line=self.header_line,
-        )
-
-    def has(self, name: str) -> bool:
-        return name.casefold() in (h.casefold() for h in self.header)
+        return _column_index(self.header, name, self.where, self.header_line)
 
 
-@dataclass(frozen=True)
 class Table:
-    """A numeric table: `data` (rows, columns) with NaN for empty or NaN cells."""
+    """Numeric columns of a table (float64, NaN for empty or NaN cells), by header name.
 
-    raw: RawTable
-    data: FloatArray
+    `line(row)` is the file line of a data row; rows read by Arrow are located on demand by
+    reading the file again (only an error message needs it).
+    """
 
-    @property
-    def where(self) -> str:
-        return self.raw.where
+    def __init__(
+        self,
+        where: str,
+        header: tuple[str, ...],
+        header_line: int,
+        *,
+        columns: dict[int, FloatArray],
+        head_lines: list[int],
+        locate: Callable[[int], int],
+    ) -> None:
+        self.where = where
+        self.header = header
+        self.header_line = header_line
+        self._columns = columns
+        self._head_lines = head_lines
+        self._locate = locate
 
     def column(self, name: str) -> FloatArray:
-        return self.data[:, self.raw.index(name)]
+        return self._columns[_column_index(self.header, name, self.where, self.header_line)]
 
     def line(self, row: int) -> int:
-        return self.raw.lines[row]
+        if row < len(self._head_lines):
+            return self._head_lines[row]
+        return self._locate(row)
 
 
 def sniff_delimiter(text: str, where: str, line: int = 1) -> str:
@@ -254,52 +221,437 @@ def sniff_delimiter(text: str, where: str, line: int = 1) -> str:
     return best
 
 
-def parse_rows(text: str, where: str, layout: TableLayout = DEFAULT_LAYOUT) -> RawTable:
-    """Split the header and data rows; every row must have as many cells as the header.
+class _Lines:
+    """Lines of a text, ends kept: the head's, then (unless `stop_at_head`) the rest's."""
+
+    def __init__(self, head: list[str], rest: Callable[[], Iterator[str]] | None) -> None:
+        self._head = head
+        self._at = 0
+        self._make_rest = rest
+        self._rest: Iterator[str] | None = None
+        self.stop_at_head = False
+        self.last = ""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._at < len(self._head):
+            self.last = self._head[self._at]
+            self._at += 1
+            return self.last
+        if self.stop_at_head or self._make_rest is None:
+            raise StopIteration
+        if self._rest is None:
+            self._rest = self._make_rest()
+        self.last = next(self._rest)
+        return self.last
+
+    def peek_head(self) -> list[str]:
+        return self._head[self._at :]
+
+
+class _Chain(io.RawIOBase):
+    """`prefix`, then the bytes of `stream`."""
+
+    def __init__(self, prefix: bytes, stream: io.RawIOBase) -> None:
+        super().__init__()
+        self._prefix = memoryview(prefix)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        return self._stream.readinto(buffer) or 0
+
+
+def _text_lines(stream: io.RawIOBase, where: str, first_line: int) -> Iterator[str]:
+    """The lines of checked UTF-8 bytes (CR, LF or CRLF ends kept), each at most
+    MAX_LINE_CHARS long."""
+    text = io.TextIOWrapper(io.BufferedReader(stream, BLOCK_BYTES), encoding="utf-8", newline="")
+    number = first_line
+    while line := text.readline(MAX_LINE_CHARS):
+        if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise FormatError(
+                f"this line is longer than {MAX_LINE_CHARS // 2**20} MB; expected a table of"
+                " numbers",
+                path=where,
+                line=number,
+            )
+        number += line.count("\n") + (line.endswith("\r") and not line.endswith("\r\n"))
+        yield line
+
+
+def _read_head(stream: io.RawIOBase, where: str) -> tuple[str, bytes, bool]:
+    """The first whole lines (about HEAD_BYTES) as text, the bytes read after them, and
+    whether the file ended within the head."""
+    data = bytearray()
+    end = -1
+    while end < 0:
+        block = stream.read(max(HEAD_BYTES - len(data), BLOCK_BYTES))
+        if not block:
+            return data.decode("utf-8"), b"", True
+        data += block
+        if len(data) >= HEAD_BYTES:
+            end = data.rfind(b"\n")
+            end = end if end >= 0 else data.rfind(b"\r", 0, len(data) - 1)
+        if end < 0 and len(data) > MAX_LINE_CHARS:
+            raise FormatError(
+                f"the first line is longer than {MAX_LINE_CHARS // 2**20} MB; expected a table",
+                path=where,
+                line=1,
+            )
+    return data[: end + 1].decode("utf-8"), bytes(data[end + 1 :]), False
+
+
+class TableReader:
+    """A delimited table opened from its first lines: the header is known, the rows are
+    read on demand (`numeric` for columns of numbers, `raw` for a small table of strings).
+
+    Opened by `open_table`; the first HEAD_BYTES are parsed, every row of them checked,
+    before anything past them is read.
+    """
+
+    def __init__(self, source: Source, stream: CheckedStream, layout: TableLayout) -> None:
+        self.source = source
+        self.where = source.where or str(source.path)
+        self._stream = stream
+        self._layout = layout
+        self.head, self._rest, self._at_eof = _read_head(stream, self.where)
+        if self._at_eof and not self.head.strip():
+            raise FormatError("the file is empty", path=self.where)
+        head_lines = list(io.StringIO(self.head, newline=""))
+        self._lines = _Lines(head_lines, self._make_rest)
+        self._lines.stop_at_head = not self._at_eof
+        try:
+            started = _begin(self._lines, self.where, layout)
+        except FormatError:
+            if self._at_eof or self._lines.peek_head():
+                raise
+            raise FormatError(
+                f"found no table header in the first {HEAD_BYTES // 2**20} MB",
+                path=self.where,
+                advice="Check --skip-rows and --header-rows, or pass the exported table.",
+            ) from None
+        self._reader, self.header, self.header_line, self.delimiter, self._skip = started
+        self.decimal_comma = layout.decimal == "," if layout.decimal else self.delimiter != ","
+
+    def _make_rest(self) -> Iterator[str]:
+        first = self.head.count("\n") + 1
+        return _text_lines(_Chain(self._rest, self._stream), self.where, first)
+
+    def index(self, name: str) -> int:
+        return _column_index(self.header, name, self.where, self.header_line)
+
+    def _rows(self) -> Iterator[tuple[list[str], int]]:
+        return _rows(
+            self._reader,
+            self._lines,
+            self.header,
+            delimiter=self.delimiter,
+            skip=self._skip,
+            where=self.where,
+        )
+
+    def raw(self) -> RawTable:
+        """Every row as strings; for small tables (at most MAX_TEXT_ROWS rows)."""
+        self._lines.stop_at_head = False
+        rows: list[tuple[str, ...]] = []
+        numbers: list[int] = []
+        for row, line in self._rows():
+            if len(rows) == MAX_TEXT_ROWS:
+                raise FormatError(
+                    f"holds more than {MAX_TEXT_ROWS} rows; expected a short metadata table",
+                    path=self.where,
+                    line=line,
+                )
+            rows.append(tuple(row))
+            numbers.append(line)
+        if not rows:
+            raise _no_rows(self.where, self.header_line)
+        return RawTable(
+            self.where,
+            self.header,
+            tuple(rows),
+            tuple(numbers),
+            self.delimiter,
+            self.decimal_comma,
+            self.header_line,
+        )
+
+    def numeric(self, columns: tuple[str, ...]) -> Table:
+        """The named columns as float64 (NaN for empty or NaN cells); a bad cell or row names
+        its line.
+
+        The head's rows are checked by the line reader; the rest is parsed by Arrow in blocks
+        (pyarrow's streaming CSV reader), and if Arrow meets anything it would not read as the
+        line reader does, the whole file is read again by the line reader, which names the line.
+        """
+        wanted = list(dict.fromkeys(self.index(c) for c in columns))
+        values, lines = _convert(self._rows(), wanted, self.header, self.where, self.decimal_comma)
+        out = _Growing(values, self._rows_estimate(lines.size))
+        if not self._at_eof:
+            data = _Chain(self._rest, self._stream)
+            if not _arrow_columns(data, len(self.header), self.delimiter, self.decimal_comma, out):
+                del out
+                return _line_reader_table(self.source, self._layout, columns)
+        if not out.rows:
+            raise _no_rows(self.where, self.header_line)
+        source, layout = self.source, self._layout
+        return Table(
+            self.where,
+            self.header,
+            self.header_line,
+            columns=out.result(),
+            head_lines=lines.tolist(),
+            locate=lambda row: _locate_row(source, layout, row),
+        )
+
+    def _rows_estimate(self, head_rows: int) -> int:
+        """The rows of the whole table, from the size and the head's bytes per row."""
+        if self._at_eof or not head_rows:
+            return head_rows
+        per_row = len(self.head) / (head_rows + self.header_line)
+        return head_rows + int(1.02 * max(self._stream.size - len(self.head), 0) / per_row) + 64
+
+
+class _Growing:
+    """Float columns filled block by block into arrays sized from an estimate of the rows (so
+    that the memory held is the arrays themselves, not their pieces and a copy)."""
+
+    def __init__(self, first: dict[int, FloatArray], estimate: int) -> None:
+        self.rows = 0
+        self._arrays = {i: np.empty(max(estimate, 1)) for i in first}
+        self.append(first)
+
+    @property
+    def columns(self) -> list[int]:
+        return list(self._arrays)
+
+    def append(self, block: dict[int, FloatArray]) -> None:
+        n = len(next(iter(block.values())))
+        for i, old in list(self._arrays.items()):
+            if self.rows + n > old.size:
+                grown = np.empty(max(int(old.size * 1.25), self.rows + n))
+                grown[: self.rows] = old[: self.rows]
+                self._arrays[i] = grown
+            self._arrays[i][self.rows : self.rows + n] = block[i]
+        self.rows += n
+
+    def result(self) -> dict[int, FloatArray]:
+        """The filled columns; copied only when the estimate was 10 % too high or more."""
+        keep = self.rows >= 0.9 * next(iter(self._arrays.values())).size
+        arrays, self._arrays = self._arrays, {}
+        return {i: a[: self.rows] if keep else a[: self.rows].copy() for i, a in arrays.items()}
+
+
+def _joined(parts: list[FloatArray]) -> FloatArray:
+    """One array from its pieces, the pieces dropped as they are copied."""
+    out = np.empty(sum(p.size for p in parts), dtype=np.float64)
+    at = 0
+    while parts:
+        piece = parts.pop(0)
+        out[at : at + piece.size] = piece
+        at += piece.size
+    return out
+
+
+def _no_rows(where: str, header_line: int) -> FormatError:
+    return FormatError("the table has a header but no data rows", path=where, line=header_line + 1)
+
+
+@contextmanager
+def open_table(source: Source, layout: TableLayout = DEFAULT_LAYOUT) -> Iterator[TableReader]:
+    """Open a table: its header and first lines parsed and checked; rows read on demand."""
+    with source.open() as stream:
+        yield TableReader(source, stream, layout)
+
+
+def _line_reader_table(source: Source, layout: TableLayout, columns: tuple[str, ...]) -> Table:
+    """`numeric` by the line reader alone, from the start of the file."""
+    with source.open() as stream:
+        reader = TableReader(source, stream, layout)
+        reader._lines.stop_at_head = False
+        wanted = list(dict.fromkeys(reader.index(c) for c in columns))
+        values, lines = _convert(
+            reader._rows(), wanted, reader.header, reader.where, reader.decimal_comma
+        )
+    if not lines.size:
+        raise _no_rows(reader.where, reader.header_line)
+    return Table(
+        reader.where,
+        reader.header,
+        reader.header_line,
+        columns=values,
+        head_lines=[],
+        locate=lambda row: int(lines[row]),
+    )
+
+
+def _locate_row(source: Source, layout: TableLayout, row: int) -> int:
+    """The file line of data row `row` (0 = the first after the header)."""
+    with open_table(source, layout) as reader:
+        reader._lines.stop_at_head = False
+        for index, (_, line) in enumerate(reader._rows()):
+            if index == row:
+                return line
+    raise IndexError(row)
+
+
+def _begin(
+    lines: _Lines, where: str, layout: TableLayout
+) -> tuple[_csv.Reader, tuple[str, ...], int, str, int]:
+    """Skip the preamble, find the delimiter, read the header: (csv reader after the header,
+    column names, their line, delimiter, lines skipped).
 
     A first line `sep=;` (spreadsheet exports write it) sets the delimiter and is skipped.
     """
-    lines = text.splitlines(keepends=True)
-    directive = _SEP_DIRECTIVE.match(lines[0]) if lines else None
+    first = next(lines, None)
+    if first is None:
+        raise FormatError("the file is empty", path=where)
+    directive = _SEP_DIRECTIVE.match(first)
     skip = layout.skip_rows or (1 if directive else 0)
-    if skip >= len(lines):
-        raise FormatError(
-            f"skipping {skip} lines leaves no table: the file has {len(lines)} lines",
-            path=where,
-        )
-    body = "".join(lines[skip:])
+    pending = [first]
+    while len(pending) <= skip:
+        line = next(lines, None)
+        if line is None:
+            raise FormatError(
+                f"skipping {skip} lines leaves no table: the file has {len(pending)} lines",
+                path=where,
+            )
+        pending.append(line)
+    body = pending[skip:]
+    while not body[-1].strip("\r\n"):
+        line = next(lines, None)
+        if line is None:
+            break
+        body.append(line)
     declared = directive.group(1) if directive else None
     delimiter = layout.delimiter or (declared if declared in DELIMITERS else None)
-    delimiter = delimiter or sniff_delimiter(body, where, skip + 1)
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, strict=True)
-    truncated_tail = not text.endswith(("\n", "\r"))
-    last_line = text.count("\n") + 1
-    rows: list[tuple[str, ...]] = []
-    numbers: list[int] = []
+    delimiter = delimiter or sniff_delimiter("".join(body), where, skip + 1)
+    reader = csv.reader(itertools.chain(body, lines), delimiter=delimiter, strict=True)
     try:
         header, header_line = _read_header(reader, where, skip, layout.header_rows)
+    except csv.Error as exc:
+        raise FormatError(
+            f"malformed CSV: {exc}", path=where, line=reader.line_num + skip
+        ) from None
+    return reader, header, header_line, delimiter, skip
+
+
+def _rows(
+    reader: _csv.Reader,
+    lines: _Lines,
+    header: tuple[str, ...],
+    *,
+    delimiter: str,
+    skip: int,
+    where: str,
+) -> Iterator[tuple[list[str], int]]:
+    """The data rows and their file lines; every row must have as many cells as the header."""
+    try:
         for row in reader:
             line = reader.line_num + skip
             if not row or row == [""]:
                 continue
             if len(row) != len(header):
-                cut = truncated_tail and line >= last_line
+                cut = not lines.last.endswith(("\n", "\r"))
                 raise _cell_count_error(
                     len(row), len(header), delimiter, cut=cut, where=where, line=line
                 )
-            rows.append(tuple(row))
-            numbers.append(line)
+            yield row, line
     except csv.Error as exc:
         line = reader.line_num + skip
         raise FormatError(f"malformed CSV: {exc}", path=where, line=line) from None
-    if not rows:
-        raise FormatError(
-            "the table has a header but no data rows", path=where, line=header_line + 1
-        )
-    decimal_comma = layout.decimal == "," if layout.decimal else delimiter != ","
-    return RawTable(
-        where, header, tuple(rows), tuple(numbers), delimiter, decimal_comma, header_line
-    )
+
+
+def _convert(
+    rows: Iterator[tuple[list[str], int]],
+    wanted: list[int],
+    header: tuple[str, ...],
+    where: str,
+    decimal_comma: bool,
+) -> tuple[dict[int, FloatArray], np.ndarray]:
+    """The `wanted` cells of every row as floats, CHUNK_ROWS rows at a time, and the lines."""
+    parts: dict[int, list[FloatArray]] = {i: [] for i in wanted}
+    line_parts: list[np.ndarray] = []
+    chunk: list[list[float]] = [[] for _ in wanted]
+    numbers: list[int] = []
+
+    def flush() -> None:
+        for i, cells in zip(wanted, chunk, strict=True):
+            parts[i].append(np.array(cells, dtype=np.float64))
+            cells.clear()
+        line_parts.append(np.array(numbers, dtype=np.int64))
+        numbers.clear()
+
+    for row, line in rows:
+        for i, cells in zip(wanted, chunk, strict=True):
+            value = to_number(row[i], decimal_comma)
+            if value is None:
+                raise FormatError(
+                    f"cell {row[i][:40]!r} in column {header[i]!r} is not a number",
+                    path=where,
+                    line=line,
+                )
+            cells.append(value)
+        numbers.append(line)
+        if len(numbers) == CHUNK_ROWS:
+            flush()
+    flush()
+    lines = np.concatenate(line_parts)
+    return {i: _joined(parts[i]) for i in wanted}, lines
+
+
+def _arrow_columns(
+    data: io.RawIOBase, n_cells: int, delimiter: str, decimal_comma: bool, out: _Growing
+) -> bool:
+    """Append the columns of `out` from headerless delimited bytes, parsed by Arrow block by
+    block; False when Arrow cannot read a cell or row as the line reader would (a non-number,
+    a row of another length, `inf`), so that the line reader reads the file and names the line.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    names = [f"c{i}" for i in range(n_cells)]
+    wanted = list(out.columns)
+    kept = [names[i] for i in wanted]
+    try:
+        batches = pacsv.open_csv(
+            data,
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=_ARROW_BLOCK_BYTES, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
+                newlines_in_values=True, ignore_empty_lines=True,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=kept,
+                column_types=dict.fromkeys(kept, pa.float64()),
+                null_values=_ARROW_NULLS,
+                quoted_strings_can_be_null=True,
+                decimal_point="," if decimal_comma else ".",
+            ),
+        )  # fmt: skip
+        for batch in batches:
+            block = {}
+            for i, name in zip(wanted, kept, strict=True):
+                column = batch.column(name)
+                values = column.to_numpy(zero_copy_only=False)
+                if np.count_nonzero(~np.isfinite(values)) != column.null_count:
+                    return False  # `inf`, an overflow, or a NaN spelled otherwise
+                block[i] = values
+            out.append(block)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _read_header(
@@ -356,23 +708,21 @@ def to_number(cell: str, decimal_comma: bool) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def to_numeric(raw: RawTable, columns: tuple[str, ...] | None = None) -> Table:
-    """Convert the cells (of `columns`, default all) to floats; a non-number names its line."""
-    wanted = range(len(raw.header)) if columns is None else [raw.index(c) for c in columns]
-    decimal_comma = raw.decimal_comma
-    data = np.empty((len(raw.rows), len(raw.header)), dtype=np.float64)
-    data.fill(np.nan)
-    for r, row in enumerate(raw.rows):
-        for c in wanted:
-            value = to_number(row[c], decimal_comma)
-            if value is None:
-                raise FormatError(
-                    f"cell {row[c][:40]!r} in column {raw.header[c]!r} is not a number",
-                    path=raw.where,
-                    line=raw.lines[r],
-                )
-            data[r, c] = value
-    return Table(raw, data)
+def parse_rows(text: str, where: str, layout: TableLayout = DEFAULT_LAYOUT) -> RawTable:
+    """A table held in memory (the head of a file), split into rows of strings."""
+    lines = _Lines(list(io.StringIO(text, newline="")), None)
+    reader, header, header_line, delimiter, skip = _begin(lines, where, layout)
+    rows: list[tuple[str, ...]] = []
+    numbers: list[int] = []
+    for row, line in _rows(reader, lines, header, delimiter=delimiter, skip=skip, where=where):
+        rows.append(tuple(row))
+        numbers.append(line)
+    if not rows:
+        raise _no_rows(where, header_line)
+    decimal_comma = layout.decimal == "," if layout.decimal else delimiter != ","
+    return RawTable(
+        where, header, tuple(rows), tuple(numbers), delimiter, decimal_comma, header_line
+    )
 
 
 def check_times(time_s: FloatArray, table: Table, column: str) -> None:
@@ -521,28 +871,26 @@ class Bundle:
             return str(self.path)
         return f"{self.path} ({member})" if self._archive else str(self.path / member)
 
-    def read_text(self, member: str) -> str:
-        """The UTF-8 text of one member, size-checked before reading."""
+    def source(self, member: str) -> Source:
+        """One member as a Source (read in blocks, under the size and zip ratio limits)."""
         where = self.where(member)
-        if self._archive is None:
-            target = self.path / member if self.path.is_dir() else self.path
-            return decode_text(read_file_bytes(target), where)
-        try:
-            info = self._archive.getinfo(member)
-            check_size(info.file_size, where)
-            with self._archive.open(info) as handle:
-                raw = handle.read(MAX_FILE_BYTES + 1)
-        except _ZIP_ERRORS as exc:
-            raise FormatError(
-                f"cannot unpack this member of the zip archive ({exc}); the zip is damaged",
-                path=where,
-                advice="Export or copy the zip again from the app.",
-            ) from None
-        return decode_text(raw, where)
+        if self._archive is not None:
+            return Source(self.path, member, where)
+        return Source(self.path / member if self.path.is_dir() else self.path, None, where)
+
+    def head(self, member: str) -> str:
+        """The first lines of one member (about HEAD_BYTES), as text."""
+        with self.source(member).open() as stream:
+            return _read_head(stream, self.where(member))[0]
+
+    def open_table(self, member: str) -> AbstractContextManager[TableReader]:
+        """One member as a table, its layout detected; rows read on demand."""
+        return open_table(self.source(member))
 
     def table(self, member: str) -> RawTable:
-        """One member as a table, its layout detected."""
-        return parse_rows(self.read_text(member), self.where(member))
+        """One (small) member as a table of strings, its layout detected."""
+        with self.open_table(member) as reader:
+            return reader.raw()
 
 
 @contextmanager
@@ -554,7 +902,7 @@ def open_bundle(path: Path) -> Iterator[Bundle]:
     check_size(_size(path), str(path))
     try:
         archive = zipfile.ZipFile(path)
-    except _ZIP_ERRORS as exc:
+    except ZIP_ERRORS as exc:
         raise FormatError(
             f"not a readable zip archive ({exc}); it may be damaged or cut short",
             path=str(path),
@@ -568,7 +916,7 @@ def _size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError as exc:
-        raise _os_error(exc, path) from None
+        raise os_error(exc, path) from None
 
 
 def _looks_like_zip(path: Path) -> bool:
@@ -578,15 +926,7 @@ def _looks_like_zip(path: Path) -> bool:
         with path.open("rb") as handle:
             return handle.read(4) == b"PK\x03\x04"
     except OSError as exc:
-        raise _os_error(exc, path) from None
-
-
-def _os_error(exc: OSError, path: Path) -> FormatError:
-    return FormatError(
-        f"cannot read the file: {exc.strerror or exc}",
-        path=str(path),
-        advice="Check that the path exists and that you may read it.",
-    )
+        raise os_error(exc, path) from None
 
 
 def read_plain_tsv(

@@ -13,22 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from balancelab.errors import FormatError, InvalidArgumentError
+from balancelab.formats._sources import Source
 from balancelab.formats._tabular import (
     DEFAULT_LAYOUT,
     DIMENSIONS,
-    RawTable,
     TableLayout,
     allowed_units,
     check_gravity,
     check_times,
     datetime_from_epoch_s,
-    decode_text,
     layout_hint,
     nominal_fs_hz,
-    parse_rows,
-    read_file_bytes,
+    open_table,
     si_factor,
-    to_numeric,
 )
 from balancelab.model import (
     QUANTITY_NAMES,
@@ -178,15 +175,18 @@ def import_csv(
     Times above 1e8 s (after 1973) are taken as Unix times: `start_utc` is then the first
     sample's time and `time_s` counts from it. Empty or NaN data cells become NaN (gaps).
     Acceleration mapped on all three axes must include gravity (mean magnitude near g).
+    The file is read in blocks: its first lines are checked before the rest is read, and the
+    memory held is about twice the arrays returned.
     """
-    source = Path(path)
-    text = decode_text(read_file_bytes(source), str(source))
+    source = Source(Path(path))
     names = (column_map.time, *(col for col, _ in column_map.columns.values()))
+    head = ""
     try:
-        raw = parse_rows(text, str(source), layout)
-        table = to_numeric(raw, tuple(dict.fromkeys(names)))
+        with open_table(source, layout) as reader:
+            head = reader.head
+            table = reader.numeric(tuple(dict.fromkeys(names)))
     except FormatError as exc:
-        exc.advice = layout_hint(text, layout) or exc.advice
+        exc.advice = (head and layout_hint(head, layout)) or exc.advice
         raise
     raw_time = table.column(column_map.time)
     check_times(raw_time, table, column_map.time)
@@ -197,13 +197,10 @@ def import_csv(
         raw_time = raw_time - raw_time[0]
     time_s = raw_time * factor
     channels = column_map.channels()
-    values = np.column_stack(
-        [
-            table.column(col) * _si(unit, DIMENSIONS[ch.type])
-            for ch, (col, unit) in zip(channels, column_map.columns.values(), strict=True)
-        ]
-    )
-    _check_acceleration(channels, values, raw)
+    values = np.empty((time_s.size, len(channels)))
+    for j, (ch, (col, unit)) in enumerate(zip(channels, column_map.columns.values(), strict=True)):
+        np.multiply(table.column(col), _si(unit, DIMENSIONS[ch.type]), out=values[:, j])
+    _check_acceleration(channels, values, str(source.path))
     return Recording(
         time_s=time_s,
         values=values,
@@ -216,18 +213,18 @@ def import_csv(
     )
 
 
-def _check_acceleration(channels: tuple[Channel, ...], values: FloatArray, raw: RawTable) -> None:
+def _check_acceleration(channels: tuple[Channel, ...], values: FloatArray, where: str) -> None:
     """Each tracked point's x/y/z acceleration must average near g in magnitude."""
     for point in dict.fromkeys(c.tracked_point for c in channels):
-        where = {
+        axes = {
             c.component: i
             for i, c in enumerate(channels)
             if c.tracked_point == point and c.type is ChannelType.ACCEL
         }
-        if {"x", "y", "z"} <= where.keys():
+        if {"x", "y", "z"} <= axes.keys():
             check_gravity(
-                values[:, [where[a] for a in "xyz"]],
-                raw.where,
+                values[:, [axes[a] for a in "xyz"]],
+                where,
                 advice="If the file holds acceleration with gravity, check acc_units (g or"
                 " m/s^2?); acceleration without gravity cannot be stored.",
             )

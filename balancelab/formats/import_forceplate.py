@@ -14,15 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from balancelab.errors import FormatError
+from balancelab.formats._sources import Source
 from balancelab.formats._tabular import (
     Table,
     check_times,
-    decode_text,
     nominal_fs_hz,
-    parse_rows,
-    read_file_bytes,
+    open_table,
     si_factor,
-    to_numeric,
 )
 from balancelab.model import FloatArray, Recording, cop_channels
 
@@ -90,21 +88,23 @@ def import_forceplate(
     Each carries the plate's vertical force as `cop_force_z` (N) when the file has the column.
     """
     source = Path(path)
-    raw = parse_rows(decode_text(read_file_bytes(source), str(source)), str(source))
-    layout = detect_layout(raw.header)
-    if layout is None:
-        raise FormatError(
-            "not a known force-plate layout; expected columns "
-            + " or ".join(f"{lay.time}, {lay.net.ap}, {lay.net.ml}" for lay in FORCEPLATE_LAYOUTS),
-            path=str(source),
-            line=1,
-        )
-    sides = dict(layout.feet) if per_foot else {}
-    parts = {tracksys: layout.net} | {f"{tracksys}{side}": cols for side, cols in sides.items()}
-    parts = {label: _present(cols, raw.header) for label, cols in parts.items()}
-    wanted = [layout.time]
-    wanted += [n for cols in parts.values() for n in (cols.ml, cols.ap, cols.vertical) if n]
-    table = to_numeric(raw, tuple(wanted))
+    with open_table(Source(source)) as reader:
+        layout = detect_layout(reader.header)
+        if layout is None:
+            raise FormatError(
+                "not a known force-plate layout; expected columns "
+                + " or ".join(
+                    f"{lay.time}, {lay.net.ap}, {lay.net.ml}" for lay in FORCEPLATE_LAYOUTS
+                ),
+                path=str(source),
+                line=1,
+            )
+        sides = dict(layout.feet) if per_foot else {}
+        parts = {tracksys: layout.net} | {f"{tracksys}{side}": cols for side, cols in sides.items()}
+        parts = {label: _present(cols, reader.header) for label, cols in parts.items()}
+        wanted = [layout.time]
+        wanted += [n for cols in parts.values() for n in (cols.ml, cols.ap, cols.vertical) if n]
+        table = reader.numeric(tuple(wanted))
     check_times(table.column(layout.time), table, layout.time)
     time_s = table.column(layout.time) * _factor(layout.time_unit, "time")
     scale = _factor(layout.cop_unit, "length")

@@ -24,7 +24,7 @@ import numpy as np
 from balancelab.errors import FormatError
 from balancelab.formats._tabular import (
     Bundle,
-    RawTable,
+    Table,
     check_gravity,
     check_times,
     datetime_from_epoch_s,
@@ -32,7 +32,6 @@ from balancelab.formats._tabular import (
     open_bundle,
     si_factor,
     to_number,
-    to_numeric,
 )
 from balancelab.model import (
     UNKNOWN_START_UTC,
@@ -71,14 +70,14 @@ def import_phyphox(
     """Read a phyphox export into a Recording (acc in m/s^2 with gravity, gyro in rad/s).
 
     Acceleration without gravity is refused: a table is taken as such when its file name or
-    column labels say "linear" or when its magnitude averages far from g.
+    column labels say "linear" or when its magnitude averages far from g. Tables are read
+    in the export's order until an accelerometer (with gravity) and a gyroscope are found.
     """
     source = Path(path)
     with open_bundle(source) as bundle:
-        tables = {m: bundle.table(m) for m in _data_members(bundle)}
+        acc, gyr = _read_streams(bundle, str(source))
         start_utc = _read_start(bundle)
         device = _read_device(bundle)
-    acc, gyr = _pick_streams(tables, str(source))
     return build_imu_recording(
         acc,
         gyr,
@@ -198,21 +197,20 @@ def _classify(header: Iterable[str]) -> _Columns:
     return _Columns(time, acc, gyr, linear)
 
 
-def _stream(raw: RawTable, axes: dict[str, int], time: int, kind: str) -> ImuStream:
+def _check_axes(axes: dict[str, int], kind: str, where: str) -> None:
     missing = sorted({"x", "y", "z"} - axes.keys())
     if missing:
         raise FormatError(
-            f"the {kind} columns for axis {', '.join(missing)} are missing",
-            path=raw.where,
-            line=1,
+            f"the {kind} columns for axis {', '.join(missing)} are missing", path=where, line=1
         )
-    names = (raw.header[time], *(raw.header[axes[a]] for a in "xyz"))
-    table = to_numeric(raw, names)
-    columns = np.column_stack([table.column(n) for n in names])
-    kept = _without_padding(columns)
+
+
+def _stream(table: Table, time: str, axes: dict[str, int]) -> ImuStream:
+    names = (time, *(table.header[axes[a]] for a in "xyz"))
+    kept = _without_padding(np.column_stack([table.column(n) for n in names]))
     time_s = np.ascontiguousarray(kept[:, 0])
-    check_times(time_s, table, names[0])
-    return ImuStream(time_s, np.ascontiguousarray(kept[:, 1:]), raw.where)
+    check_times(time_s, table, time)
+    return ImuStream(time_s, np.ascontiguousarray(kept[:, 1:]), table.where)
 
 
 def _without_padding(columns: FloatArray) -> FloatArray:
@@ -221,37 +219,52 @@ def _without_padding(columns: FloatArray) -> FloatArray:
     return columns[: filled[-1] + 1] if filled.size else columns
 
 
-def _pick_streams(
-    tables: dict[str, RawTable], where: str
-) -> tuple[ImuStream | None, ImuStream | None]:
-    acc: list[tuple[bool, ImuStream]] = []
-    gyr: list[ImuStream] = []
-    for member, raw in tables.items():
-        cols = _classify(raw.header)
-        if cols.time is None:
-            continue
-        if cols.acc:
+def _read_streams(bundle: Bundle, where: str) -> tuple[ImuStream | None, ImuStream | None]:
+    """The first accelerometer table with gravity and the first gyroscope table."""
+    acc: ImuStream | None = None
+    gyr: ImuStream | None = None
+    linear_where: str | None = None
+    for member in _data_members(bundle):
+        if acc is not None and gyr is not None:
+            break
+        with bundle.open_table(member) as reader:
+            cols = _classify(reader.header)
+            if cols.time is None:
+                continue
             linear = cols.linear or "linear" in PurePosixPath(member).name.casefold()
-            acc.append((linear, _stream(raw, cols.acc, cols.time, "acceleration")))
-        if cols.gyr:
-            gyr.append(_stream(raw, cols.gyr, cols.time, "gyroscope"))
-    if not acc and not gyr:
+            if cols.acc and linear:
+                linear_where = linear_where or reader.where
+            take_acc = bool(cols.acc) and acc is None and not linear
+            take_gyr = bool(cols.gyr) and gyr is None
+            if take_acc:
+                _check_axes(cols.acc, "acceleration", reader.where)
+            if take_gyr:
+                _check_axes(cols.gyr, "gyroscope", reader.where)
+            if not (take_acc or take_gyr):
+                continue
+            time = reader.header[cols.time]
+            wanted = {**(cols.acc if take_acc else {}), **(cols.gyr if take_gyr else {})}
+            table = reader.numeric((time, *(reader.header[i] for i in wanted.values())))
+            if take_acc:
+                acc = _stream(table, time, cols.acc)
+            if take_gyr:
+                gyr = _stream(table, time, cols.gyr)
+    if acc is None and linear_where is not None:
+        raise FormatError(
+            "this export holds only acceleration without gravity (linear acceleration, by its"
+            " file name or column labels); balancelab stores acceleration with gravity only",
+            path=linear_where,
+            advice=LINEAR_ADVICE,
+        )
+    if acc is None and gyr is None:
         raise FormatError(
             "found no phyphox accelerometer or gyroscope table; expected a CSV with a"
             " 'Time (s)' column and 'Acceleration x (m/s^2)' or 'Gyroscope x (rad/s)' columns",
             path=where,
         )
-    acc.sort(key=lambda pair: pair[0])
-    if acc and acc[0][0]:
-        raise FormatError(
-            "this export holds only acceleration without gravity (linear acceleration, by its"
-            " file name or column labels); balancelab stores acceleration with gravity only",
-            path=acc[0][1].where,
-            advice=LINEAR_ADVICE,
-        )
-    if acc:
-        check_gravity(acc[0][1].xyz, acc[0][1].where, advice=LINEAR_ADVICE)
-    return (acc[0][1] if acc else None), (gyr[0] if gyr else None)
+    if acc is not None:
+        check_gravity(acc.xyz, acc.where, advice=LINEAR_ADVICE)
+    return acc, gyr
 
 
 def _read_start(bundle: Bundle) -> datetime:

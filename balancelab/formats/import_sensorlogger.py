@@ -26,7 +26,6 @@ from balancelab.formats._tabular import (
     check_times,
     datetime_from_epoch_s,
     open_bundle,
-    to_numeric,
 )
 from balancelab.formats.import_phyphox import ImuStream, build_imu_recording, resample_stream
 from balancelab.model import DeviceInfo, Recording
@@ -84,15 +83,15 @@ def import_sensorlogger(
 
 def _read_stream(bundle: Bundle, member: str) -> tuple[ImuStream, float]:
     """Times (s since the start tap), x/y/z values, and the start tap as Unix ns."""
-    raw = bundle.table(member)
-    table = to_numeric(raw, _COLUMNS)
+    with bundle.open_table(member) as reader:
+        table = reader.numeric(_COLUMNS)
     time_s = table.column("seconds_elapsed")
     check_times(time_s, table, "seconds_elapsed")
     epoch_ns = table.column("time")
     if not np.isfinite(epoch_ns[0]):
-        raise FormatError("the 'time' cell is empty", path=raw.where, line=table.line(0))
+        raise FormatError("the 'time' cell is empty", path=table.where, line=table.line(0))
     xyz = np.column_stack([table.column(axis) for axis in "xyz"])
-    return ImuStream(time_s, xyz, raw.where), float(epoch_ns[0] - time_s[0] * 1e9)
+    return ImuStream(time_s, xyz, table.where), float(epoch_ns[0] - time_s[0] * 1e9)
 
 
 def _read_optional(bundle: Bundle, name: str) -> tuple[ImuStream | None, float]:

@@ -50,7 +50,8 @@ class ImportKind(StrEnum):
 
 
 def detect_kind(path: str | Path) -> ImportKind:
-    """What produced a file or export folder/zip, from its file names and header line."""
+    """What produced a file or export folder/zip, from its file names and header line (only
+    the first lines of a table are read)."""
     source = Path(path)
     with open_bundle(source) as bundle:
         if any(bundle.find(n) for n in _PHYPHOX_NAMES):
@@ -61,7 +62,7 @@ def detect_kind(path: str | Path) -> ImportKind:
         csvs = tables if len(bundle.members) > 1 else list(bundle.members.values())
         if not csvs:
             raise FormatError("holds no CSV or TXT table", path=str(source))
-        text = bundle.read_text(csvs[0])
+        text = bundle.head(csvs[0])
         where = bundle.where(csvs[0])
     try:
         raw = parse_rows(text, where)
