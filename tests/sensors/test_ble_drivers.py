@@ -24,8 +24,8 @@ ACC, GYRO = MeasurementType.ACC, MeasurementType.GYRO
 def test_diy_driver_decodes_with_a_config_it_is_given() -> None:
     driver = DiyDriver("diyboard", "board", 200.0)
     config = diy.DiyConfig(2000, 8, 5, 2000, 0.244e-3, 70e-3)
-    layout = driver.use_config(config)
-    assert layout.nominal_fs_hz == 200.0 and len(layout.channels) == 6
+    spec = driver.use_config(config)
+    assert spec.tracksys == "diyboard" and spec.nominal_fs_hz == 200.0 and len(spec.channels) == 6
     raw = np.arange(30).reshape(5, 6)
     batch = driver.decode(diy.encode_data(0, 0, raw), 0.5, SourceStats())
     assert batch is not None and batch.values.shape == (5, 6)
@@ -34,8 +34,8 @@ def test_diy_driver_decodes_with_a_config_it_is_given() -> None:
 
 def test_polar_driver_merges_acc_and_gyro_frames_it_is_set_up_for() -> None:
     driver = PolarDriver("polarchest", "sternum", 52.0)
-    layout = driver.use_streams({ACC: 52, GYRO: 52})
-    assert len(layout.channels) == 6 and layout.nominal_fs_hz == 52
+    spec = driver.use_streams({ACC: 52, GYRO: 52})
+    assert spec.tracksys == "polarchest" and len(spec.channels) == 6 and spec.nominal_fs_hz == 52
     counts = np.cumsum(np.ones((12, 3), dtype=np.int64), axis=0)
     t_ns = 10**12
     stats = SourceStats()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -27,6 +26,7 @@ from balancelab.devices.polar_control import MeasurementType
 from balancelab.devices.stream_state import MAX_FILL_S, AccGyroMerger, Timeline, gap_rows
 from balancelab.devices.timing import ClockMapper, HostTimestamper, SequenceTracker, Unwrapper
 from balancelab.errors import DecodeError, InvalidArgumentError, SensorProtocolError
+from balancelab.formats.bids_writer import StreamSpec
 from balancelab.model import Channel, ChannelType, FloatArray, imu_channels
 from balancelab.sensors.base import SampleBatch, SourceStats
 
@@ -43,14 +43,6 @@ class GattPort(Protocol):
     async def subscribe(self, uuid: str, callback: Callable[[bytes], None]) -> None: ...
 
 
-@dataclass(frozen=True)
-class StreamLayout:
-    """What a configured sensor streams: channels (SI) and the nominal rate (Hz)."""
-
-    channels: tuple[Channel, ...]
-    nominal_fs_hz: float
-
-
 class Driver(abc.ABC):
     """One device family: set-up per connection, start/stop, notification → batch."""
 
@@ -65,8 +57,9 @@ class Driver(abc.ABC):
         self.timeline = Timeline()
 
     @abc.abstractmethod
-    async def configure(self, gatt: GattPort) -> StreamLayout:
-        """Set the sensor up on a fresh connection (before the data subscription)."""
+    async def configure(self, gatt: GattPort) -> StreamSpec:
+        """Set the sensor up on a fresh connection (before the data subscription); the stream
+        it will send (channels in SI, nominal rate; no device metadata)."""
 
     async def start(self, gatt: GattPort) -> None:  # noqa: B027 (optional hook)
         """Start streaming once the data notifications are on (default: nothing to do)."""
@@ -79,14 +72,14 @@ class Driver(abc.ABC):
         """A notification that arrived at session time `arrival_s` → samples (None if the
         packet was a duplicate or out of order; counted in `stats`). Raises `DecodeError`."""
 
-    def _layout(self, channels: tuple[Channel, ...], fs_hz: float) -> StreamLayout:
+    def _spec(self, channels: tuple[Channel, ...], fs_hz: float) -> StreamSpec:
         if self.timeline.n_channels not in (0, len(channels)):
             raise SensorProtocolError(
                 f"{self.tracksys}: the sensor now streams {len(channels)} channels, "
                 f"it streamed {self.timeline.n_channels} before"
             )
         self.timeline.n_channels = len(channels)
-        return StreamLayout(channels, fs_hz)
+        return StreamSpec(self.tracksys, channels, fs_hz)
 
     def _batch(self, time_s: FloatArray, values: FloatArray, nan_rows: int) -> SampleBatch:
         """A batch of samples at session times `time_s` after `nan_rows` lost ones."""
@@ -128,7 +121,7 @@ class DiyDriver(Driver):
         self._new_stream = True
         self._last_device_s: float | None = None
 
-    async def configure(self, gatt: GattPort) -> StreamLayout:
+    async def configure(self, gatt: GattPort) -> StreamSpec:
         if not gatt.has_characteristic(diy.CONFIG_UUID):
             raise SensorProtocolError(f"{self.tracksys}: no DIY Config characteristic")
         await gatt.write(diy.CONFIG_UUID, diy.encode_config(self.wanted), response=True)
@@ -138,14 +131,14 @@ class DiyDriver(Driver):
             raise SensorProtocolError(f"{self.tracksys}: unusable Config: {error}") from error
         return self.use_config(config)
 
-    def use_config(self, config: diy.DiyConfig) -> StreamLayout:
+    def use_config(self, config: diy.DiyConfig) -> StreamSpec:
         """Decode from now on as for a sensor running `config` (what `configure` reads back
         from the sensor); a new stream starts. Also how to decode without a connection."""
         self.config = config
         self.tracker.reset()
         self._new_stream = True
         gyro = config.gyro_enabled
-        return self._layout(imu_channels(self.tracked_point, gyro=gyro), config.odr_hz)
+        return self._spec(imu_channels(self.tracked_point, gyro=gyro), config.odr_hz)
 
     def decode(self, payload: bytes, arrival_s: float, stats: SourceStats) -> SampleBatch | None:
         config = self.config
@@ -206,7 +199,7 @@ class PolarDriver(Driver):
         self.merger: AccGyroMerger | None = None
         self._responses: asyncio.Queue[bytes] = asyncio.Queue()
 
-    async def configure(self, gatt: GattPort) -> StreamLayout:
+    async def configure(self, gatt: GattPort) -> StreamSpec:
         if not gatt.has_characteristic(polar_control.CONTROL_POINT_UUID):
             raise SensorProtocolError(f"{self.tracksys}: no PMD control point")
         self._responses = asyncio.Queue()
@@ -226,20 +219,20 @@ class PolarDriver(Driver):
             rates = offered.settings.sample_rate_hz if offered.settings else ()
             target = self.rate_hz or 200.0
             self.rates_hz[measurement] = min(rates or (52,), key=lambda r: abs(r - target))
-        return self._merged_layout()
+        return self._merged_spec()
 
-    def _merged_layout(self) -> StreamLayout:
+    def _merged_spec(self) -> StreamSpec:
         """ACC alone, or ACC and GYRO merged into rows of 6 channels at the ACC rate."""
         gyro = MeasurementType.GYRO in self.measurements
         fs_hz = self.rates_hz[MeasurementType.ACC]
         self.merger = AccGyroMerger(self.measurements, fs_hz) if gyro else None
-        return self._layout(imu_channels(self.tracked_point, gyro=gyro), fs_hz)
+        return self._spec(imu_channels(self.tracked_point, gyro=gyro), fs_hz)
 
     def use_streams(
         self,
         rates_hz: Mapping[MeasurementType, int],
         factors: Mapping[MeasurementType, float] | None = None,
-    ) -> StreamLayout:
+    ) -> StreamSpec:
         """Decode from now on the PMD streams of `rates_hz` (ACC, and GYRO if given, merged
         with it) with their conversion `factors` (default 1.0), as `configure` and `start` set
         them up on a connection. Also how to decode frames without a connection."""
@@ -250,10 +243,10 @@ class PolarDriver(Driver):
             )
         self.measurements = tuple(m for m in wanted if m in rates_hz)
         self.rates_hz = dict(rates_hz)
-        layout = self._merged_layout()
+        spec = self._merged_spec()
         for measurement in self.measurements:
             self._open_stream(measurement, (factors or {}).get(measurement, 1.0))
-        return layout
+        return spec
 
     def _open_stream(self, measurement: MeasurementType, factor: float) -> None:
         self.factors[measurement] = factor
@@ -368,13 +361,13 @@ class WitMotionDriver(Driver):
         self.commands = witmotion.configure_rate_commands(self.fs_hz)
         self.timestamper = HostTimestamper(self.fs_hz)
 
-    async def configure(self, gatt: GattPort) -> StreamLayout:
+    async def configure(self, gatt: GattPort) -> StreamSpec:
         if not gatt.has_characteristic(witmotion.WRITE_UUID):
             raise SensorProtocolError(f"{self.tracksys}: no WitMotion command characteristic")
         for command in self.commands:
             await gatt.write(witmotion.WRITE_UUID, command, response=False)
         channels = imu_channels(self.tracked_point) + orientation_channels(self.tracked_point)
-        return self._layout(channels, self.fs_hz)
+        return self._spec(channels, self.fs_hz)
 
     def decode(self, payload: bytes, arrival_s: float, stats: SourceStats) -> SampleBatch | None:
         notification = witmotion.decode_notification(payload)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -251,11 +252,9 @@ class BleSource:
 
     async def _start_stream(self, link: Link, device: Advertisement) -> None:
         driver = self._driver or self._make_driver(link, device)
-        layout = await driver.configure(link)
+        spec = await driver.configure(link)
         await self._read_device_info(link, device)
-        self._spec = StreamSpec(
-            driver.tracksys, layout.channels, layout.nominal_fs_hz, self.device_info
-        )
+        self._spec = dataclasses.replace(spec, device=self.device_info)
         await link.subscribe(driver.data_uuid, self._on_notification)
         await driver.start(link)
         self._driver = driver
