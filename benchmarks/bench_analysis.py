@@ -1,10 +1,20 @@
-"""Analysis speed: one trial, a session from disk, 1,000 trials, and tilt-fusion throughput."""
+"""Analysis speed: one trial, a session from disk, 1,000 trials, and tilt-fusion throughput.
+
+`balancelab analyze` of a 1,008-trial dataset on disk runs as a person runs it (a fresh process),
+with --jobs 2 beside --jobs 1 (one process, no pool); its peak memory beside that of a dataset a
+quarter the size, which must be the same: sessions are analysed as they are read.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +24,7 @@ from balancelab.dsp.orientation import Tilt, calibrate_level, estimate_tilt
 from balancelab.engine.analyze import analyze_path
 from balancelab.engine.jobs import write_session
 from balancelab.formats.dataset import Participant
-from balancelab.model import Side, TrialType
+from balancelab.model import Session, Side, TrialType
 from balancelab.sim import Scenario, TrialSpec, board_imu, force_plate, simulate_session
 from benchmarks.common import Figure, best_of, report
 
@@ -45,8 +55,94 @@ def run() -> list[Figure]:
     repeats = 84  # 84 sessions of 12 trials: 1,008 trials
     thousand_s, _ = best_of(1, lambda: [analyze_recording(cop) for _ in range(repeats)])
     figures.append(Figure("1,008 trials (84 sessions)", thousand_s, "s", target=10.0))
+    figures += dataset_figures(session)
     figures += fusion_figures()
     return figures
+
+
+DATASET_SESSIONS = 84
+"""Sessions of the dataset on disk: 84 of 12 trials, 1,008 trials."""
+
+MEASURED_COMMAND = """\
+import json, resource, sys
+from balancelab.cli import main
+code = main(sys.argv[1:])
+use = resource.getrusage
+peaks = [use(resource.RUSAGE_SELF).ru_maxrss, use(resource.RUSAGE_CHILDREN).ru_maxrss]
+print(json.dumps([code, *peaks]), file=sys.stderr)
+"""
+"""`balancelab ARGS` that says at its end its exit code, its own peak RSS and its largest worker's
+(KiB, Linux; the workers have been joined when analyze returns)."""
+
+
+def write_dataset(root: Path, session: Session, count: int) -> Path:
+    """A dataset of `count` copies of `session`, a day apart, each a session on disk."""
+    for day in range(count):
+        start = session.start_utc + timedelta(days=day)
+        copy = Session(tuple(replace(r, start_utc=start) for r in session.recordings))
+        write_session(root, copy, participant=Participant("bench"))
+    return root
+
+
+def analyze_command(dataset: Path, jobs: int) -> tuple[float, float, float]:
+    """`balancelab analyze DATASET --jobs N` in a fresh process: wall time (s), its peak RSS
+    and its largest worker's (MB; 0 without a pool)."""
+    argv = ["analyze", str(dataset), "--jobs", str(jobs)]
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_COMMAND, *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - start
+    code, own_kib, worker_kib = json.loads(done.stderr.strip().splitlines()[-1])
+    if code != 0:
+        raise RuntimeError(f"balancelab {' '.join(argv)} exited {code}: {done.stderr}")
+    return seconds, own_kib / 1024, worker_kib / 1024
+
+
+def dataset_figures(session: Session) -> list[Figure]:
+    """`balancelab analyze` of 1,008 trials on disk, --jobs 2 beside --jobs 1; peak memory
+    beside that of a quarter of the sessions (flat: the same)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        full = write_dataset(Path(tmp) / "full", session, DATASET_SESSIONS)
+        quarter = write_dataset(Path(tmp) / "quarter", session, DATASET_SESSIONS // 4)
+        one_s, one_rss, _ = analyze_command(full, 1)
+        two_s, two_rss, worker_rss = analyze_command(full, 2)
+        _, quarter_one_rss, _ = analyze_command(quarter, 1)
+        _, quarter_two_rss, quarter_worker_rss = analyze_command(quarter, 2)
+    trials = f"{12 * DATASET_SESSIONS:,} trials"
+    quarter_name = f"{DATASET_SESSIONS // 4} sessions"
+    return [
+        Figure(f"analyze {trials} from disk, --jobs 1", one_s, "s", target=10.0),
+        Figure(
+            f"analyze {trials} from disk, --jobs 2",
+            two_s,
+            "s",
+            anchor=one_s,
+            anchor_name="--jobs 1",
+            target=10.0,
+        ),
+        Figure(
+            "peak RSS --jobs 1", one_rss, "MB", anchor=quarter_one_rss, anchor_name=quarter_name
+        ),
+        Figure(
+            "peak RSS --jobs 2, the command",
+            two_rss,
+            "MB",
+            anchor=quarter_two_rss,
+            anchor_name=quarter_name,
+        ),
+        Figure(
+            "peak RSS --jobs 2, largest worker",
+            worker_rss,
+            "MB",
+            anchor=quarter_worker_rss,
+            anchor_name=quarter_name,
+        ),
+    ]
 
 
 def fusion_figures() -> list[Figure]:
