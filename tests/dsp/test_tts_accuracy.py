@@ -10,27 +10,38 @@ mean), the threshold's own sampling error, and the 1-s minimum excursion (which 
 late lobe of the transient shorter than 1 s) keep a TTS from its truth.
 
 CI runs 8 seeds per protocol (80 landings per tracked point) at the simulator's lowest
-internal rate to stay within a minute; the bounds below leave room for that sample (a share of
-80 landings has an SD of ~5 points). 20 seeds, 200 landings per point, default analysis
-(`python -m benchmarks.tts_accuracy`): median |error|, within ±0.15 s, within ±0.5 s, never
-stabilized.
-Old (commit 152193a, 3 s of stance before the movement, ~1.6 s of reference per landing):
-(a) holds:  lower back 0.050 s, 78 %, 97 %, 0 %; COP 0.070 s, 70 %, 87 %, 1 %.
-(b) step-downs only (8 s pooled): lower back 0.075 s, 62 %, 89 %, 1.5 %; COP 0.11 s, 61 %,
-    81 %, 1.5 %.
-New (the protocol cues 5 s of balance on the test leg before the movement, TrialSpec.pre_s,
-so each landing adds ~3.6 s of reference and five give 18 s; the simulator's landings differ
-from the old draw only by the longer stance before them):
-(a) holds:  lower back 0.055 s, 74 %, 96.5 %, 0 %; COP 0.075 s, 67.5 %, 87 %, 0 %.
-(b) step-downs only: lower back 0.055 s, 76 %, 96 %, 0 %; COP 0.085 s, 63.5 %, 87 %, 0 %.
-METRICS.md asks for <= 0.05 s, >= 75 %, >= 88 % and <= 2 %. Met: never stabilized everywhere,
-±0.5 s at the lower back; ±0.15 s at the lower back in (b) (74-78 % in (a) over different
-draws: at the bound within sampling error). Not met: the median (0.055 s at the lower back,
-0.075-0.085 s at the COP) and the COP's ±0.15 s (64-68 %) and ±0.5 s (87 %). The threshold is no
-longer the limit (with holds and without the shares agree): the COP's transient is mostly the
-pendulum's return from the landing's initial sway, whose moving RMS has shoulders near the
-threshold (a half-cycle of the return at 0.5-1 x the band), so the sway of that moment moves
-the crossing by a whole lobe, ~0.5 s either way. The asserts pin what is reached.
+internal rate to stay within a few minutes. METRICS.md's bounds are asserted where they are met
+on both 20-seed sets below with room for this smaller sample: within ±0.5 s at the lower back
+(>= 88 %) and never stabilized (<= 2 %) at both points; the session means' ranking (Spearman
+>= 0.95) in its own test. The rest are pinned at what is reached (a share of 80 landings has an
+SD of ~5 points). `python -m benchmarks.tts_accuracy`, 20 seeds, 200 landings per point, with
+the 90 % interval of each figure from a bootstrap over the sessions:
+                          median |err| (s)     ±0.15 s             ±0.5 s   coverage
+seeds 0-19      (a) lower back 0.055 [0.048-0.075] 74.0 % [68.5-79.0] 96.5 %   82.5 % [77.0-88.0]
+                    COP        0.075 [0.062-0.097] 67.5 % [61.5-73.5] 87.0 %   83.0 % [77.5-88.0]
+                (b) lower back 0.055 [0.040-0.070] 76.0 % [69.5-82.0] 96.0 %   84.0 % [79.5-88.0]
+                    COP        0.085 [0.070-0.115] 63.5 % [57.5-68.5] 87.0 %   77.5 % [73.5-81.5]
+seeds 1000-1019 (a) lower back 0.050 [0.045-0.065] 77.9 % [73.4-82.1] 95.5 %   85.4 % [81.5-88.9]
+                    COP        0.073 [0.060-0.080] 74.0 % [69.5-78.5] 92.5 %   84.0 % [80.5-88.0]
+                (b) lower back 0.040 [0.032-0.050] 80.4 % [74.5-86.0] 97.5 %   85.4 % [80.5-89.9]
+                    COP        0.090 [0.078-0.118] 65.5 % [57.0-73.5] 88.0 %   81.0 % [76.5-85.5]
+never stabilized 0-1 % everywhere. METRICS.md asks <= 0.05 s, >= 75 %, >= 88 %, >= 85 %.
+At the lower back every figure not met on one set is met on the other, and each set's 90 %
+interval holds the bound: 20 seeds do not decide them (both sets pooled, 40 seeds: (a) 0.055 s,
+75.9 %, 84.0 %; (b) 0.045 s, 78.2 %, 84.7 %). Two causes outside the estimator move them:
+- the truth's settling band comes from the unfiltered 200-Hz quiet stance, while the method
+  sees body acceleration after METRICS.md's 3.5-Hz low-pass: the band the method can see is
+  0.89 of the truth's, so TTS is late by a median 0.025 s and the interval misses the truth
+  mostly below its lower end (26 of 35 misses in (a), by a median 0.035 s). Against a truth
+  whose quiet stance and transient pass the same low-pass the signed error is 0.002 s ((b):
+  -0.012 s) and the coverage 85.5 % on seeds 0-19 (the COP's 10-Hz low-pass changes its band
+  by < 0.2 %);
+- the median |error| is the spread of the crossing, not a bias: 0.055-0.06 s on seeds 0-19
+  against either truth.
+The COP's misses are whole lobes: the noiseless COP envelope has lobes every 0.75 s (the
+pendulum's return), 74 % of landings have a late lobe peaking at 0.6-1.5 x the band, and 84 %
+of the COP errors beyond ±0.3 s are at such a lobe: the sway of that moment decides whether it
+crosses the threshold (errors pile up at -0.7..-0.5 s and +0.5..+0.7 s).
 """
 
 from __future__ import annotations
@@ -46,6 +57,10 @@ from balancelab.sim import AthleteParams, Scenario, simulate_session
 
 SEEDS = range(8)
 INTERNAL_FS_HZ = 200.0
+# science/METRICS.md "Validation targets" (TTS) that are met (see the module docstring)
+TARGET_WITHIN_05 = 0.88
+TARGET_NEVER_STABILIZED = 0.02
+TARGET_SPEARMAN = 0.95
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ def without_holds() -> list[Landing]:
 
 @pytest.mark.parametrize(
     ("point", "median_s", "within_015", "within_05"),
-    [("lowback", 0.07, 0.7, 0.9), ("cop", 0.1, 0.6, 0.8)],
+    [("lowback", 0.07, 0.7, TARGET_WITHIN_05), ("cop", 0.1, 0.6, 0.8)],
 )
 def test_tts_with_holds_lies_near_the_true_settling_time(
     with_holds: list[Landing], point: str, median_s: float, within_015: float, within_05: float
@@ -117,12 +132,12 @@ def test_tts_with_holds_lies_near_the_true_settling_time(
     assert float(np.median(np.abs(err))) <= median_s
     assert np.mean(np.abs(err) <= 0.15) >= within_015
     assert np.mean(np.abs(err) <= 0.5) >= within_05
-    assert np.mean(~np.isfinite(err)) <= 0.03
+    assert np.mean(~np.isfinite(err)) <= TARGET_NEVER_STABILIZED
 
 
 @pytest.mark.parametrize(
     ("point", "median_s", "within_015", "within_05"),
-    [("lowback", 0.07, 0.7, 0.9), ("cop", 0.1, 0.6, 0.75)],
+    [("lowback", 0.07, 0.7, TARGET_WITHIN_05), ("cop", 0.1, 0.6, 0.75)],
 )
 def test_tts_of_step_downs_only_uses_the_pooled_pre_landing_stance(
     without_holds: list[Landing], point: str, median_s: float, within_015: float, within_05: float
@@ -138,7 +153,7 @@ def test_tts_of_step_downs_only_uses_the_pooled_pre_landing_stance(
     assert float(np.median(np.abs(err))) <= median_s
     assert np.mean(np.abs(err) <= 0.15) >= within_015
     assert np.mean(np.abs(err) <= 0.5) >= within_05
-    assert np.mean(~np.isfinite(err)) <= 0.03
+    assert np.mean(~np.isfinite(err)) <= TARGET_NEVER_STABILIZED
 
 
 def coverage_and_width(found: list[Landing], point: str) -> tuple[float, float]:
@@ -158,13 +173,15 @@ def coverage_and_width(found: list[Landing], point: str) -> tuple[float, float]:
 def test_interval_90_covers_the_truth_and_stays_narrow(
     with_holds: list[Landing], without_holds: list[Landing], point: str
 ) -> None:
-    """Measured over 20 seeds: with holds the interval holds the truth for 82.5 % (lower back)
-    and 83 % (COP) of landings, median width 0.43 and 0.59 s; step-downs only 84 % and 77.5 %,
-    0.43 and 0.58 s (old, 3 s of stance before the movement: 84/83 % and 74/75 %). On the 8
-    seeds here: 80/85 % and 85/80 %. METRICS.md asks >= 85 %: not met. Most misses are by
-    < 0.05 s; the rest are landings whose crossing moved by a whole lobe of the transient
-    (~0.5 s), more than the re-drawn sway moves it in 95 % of the replicates. Every landing with
-    a value has an interval, and it holds the value."""
+    """Measured over 20 seeds (0-19): with holds the interval holds the truth for 82.5 % (lower
+    back) and 83 % (COP) of landings, median width 0.43 and 0.59 s; step-downs only 84 % and
+    77.5 %, 0.43 and 0.58 s; seeds 1000-1019: 85.4/84 % and 85.4/81 %, 0.42/0.62 and 0.44/0.70
+    s. On the 8 seeds here: 80/85 % and 85/80 %. METRICS.md asks >= 85 %: met at the lower back
+    on one set only. Lower back: most misses lie below the lower end by ~0.035 s, the lateness
+    the truth's unfiltered band gives (module docstring); COP: the crossing moved by a whole
+    lobe of the transient (~0.5-0.75 s), more than the re-drawn sway moves it in 95 % of the
+    replicates (400 or 1000 replicates instead of 100 gave 83-84.5 %, not 85 %). Every landing
+    with a value has an interval, and it holds the value."""
     for found, least in ((with_holds, 0.75), (without_holds, 0.72)):
         own = [x for x in found if x.point == point and x.measured_s is not None]
         assert all(x.interval_90 is not None for x in own)
@@ -219,4 +236,5 @@ def test_session_means_rank_athletes_by_their_landing_control() -> None:
                     values = [x.measured_s for x in own if x.measured_s is not None]
                     assert len(values) >= 4
                     means.append(float(np.mean(values)))
-                assert spearmanr(means, controls).statistic == pytest.approx(1.0)
+                # three athletes: >= 0.95 is the exact order (the next value is 0.5)
+                assert spearmanr(means, controls).statistic >= TARGET_SPEARMAN
