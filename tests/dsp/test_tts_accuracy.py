@@ -41,7 +41,7 @@ interval holds the bound: 20 seeds do not decide them (both sets pooled, 40 seed
 The COP's misses are whole lobes: the noiseless COP envelope has lobes every 0.75 s (the
 pendulum's return), 74 % of landings have a late lobe peaking at 0.6-1.5 x the band, and 84 %
 of the COP errors beyond ±0.3 s are at such a lobe: the sway of that moment decides whether it
-crosses the threshold (errors pile up at -0.7..-0.5 s and +0.5..+0.7 s).
+crosses the threshold (errors pile up at -0.7..-0.5 s and +0.3..+0.7 s).
 """
 
 from __future__ import annotations
