@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
@@ -185,25 +186,27 @@ def _run_analyze(args: argparse.Namespace) -> int:
     print_recovery(plan.recovered)
     dataset_json = _DatasetJson() if args.json and plan.whole_dataset else None
     analysed, failed = 0, []
-    for result in plan.results(args.jobs):
-        if isinstance(result, analyze.SessionSkipped):
-            print(
-                f"skipped: {result.source} is still being recorded (or could not be recovered)",
-                file=sys.stderr,
-            )
-        elif isinstance(result, analyze.SessionFailure):
-            failed.append(analyze.failure_json_dict(result))
-            print(
-                f"not analysed: {result.source}: {result.message}\n  what to do: {result.advice}",
-                file=sys.stderr,
-            )
-        elif dataset_json is not None:
-            dataset_json.add(result.to_json_dict())
-        elif args.json:
-            print(json.dumps(result.to_json_dict(), indent=1, allow_nan=False))
-        else:
-            print(("\n" if analysed else "") + format_session(result), flush=True)
-        analysed += isinstance(result, analyze.AnalysedSession)
+    # closing(): a pool's workers end as soon as printing stops (Ctrl-C, a closed pipe)
+    with contextlib.closing(plan.results(args.jobs)) as results:
+        for result in results:
+            if isinstance(result, analyze.SessionSkipped):
+                print(
+                    f"skipped: {result.source} is still being recorded (or could not be recovered)",
+                    file=sys.stderr,
+                )
+                continue
+            if isinstance(result, analyze.SessionFailure):
+                failed.append(analyze.failure_json_dict(result))
+                print(f"not analysed: {result.source}: {result.message}", file=sys.stderr)
+                print(f"  what to do: {result.advice}", file=sys.stderr)
+                continue
+            if dataset_json is not None:
+                dataset_json.add(result.to_json_dict())
+            elif args.json:
+                print(json.dumps(result.to_json_dict(), indent=1, allow_nan=False))
+            else:
+                print(("\n" if analysed else "") + format_session(result), flush=True)
+            analysed += 1
     if not analysed:
         raise DatasetError(
             f"{args.path} holds no session that can be analysed",

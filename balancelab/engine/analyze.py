@@ -12,7 +12,7 @@ import os
 import shlex
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing.context import BaseContext
@@ -133,7 +133,7 @@ class AnalysisPlan:
 
     def results(
         self, jobs: int | None = None, *, context: BaseContext | None = None
-    ) -> Iterator[SessionResult]:
+    ) -> Generator[SessionResult, None, None]:
         """Read and analyse each session, in the plan's order, as it comes. `jobs` worker
         processes (default: every core; 1 runs here, in this process); `context` the
         multiprocessing start method (default: the platform's)."""
@@ -175,10 +175,11 @@ def analyse_session_dir(session_dir: Path) -> SessionResult:
 
 def _pooled(
     session_dirs: Iterable[Path], jobs: int, context: BaseContext | None
-) -> Iterator[SessionResult]:
+) -> Generator[SessionResult, None, None]:
     """`analyse_session_dir` over `session_dirs` in `jobs` processes, results in order. On any
     exit before the end (Ctrl-C, a closed reader, a dead worker) the sessions not started are
-    cancelled and the workers end before this returns: none is left behind."""
+    cancelled, those under way finish, and the workers end before this returns: none is left
+    behind."""
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_ignore_ctrl_c)
     pending: deque[Future[SessionResult]] = deque()
     try:
