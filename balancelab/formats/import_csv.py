@@ -200,6 +200,7 @@ def import_csv(
     values = np.empty((time_s.size, len(channels)))
     for j, (ch, (col, unit)) in enumerate(zip(channels, column_map.columns.values(), strict=True)):
         np.multiply(table.column(col), _si(unit, DIMENSIONS[ch.type]), out=values[:, j])
+    del table, raw_time  # the parsed columns: freed before the checks' temporaries are made
     _check_acceleration(channels, values, str(source.path))
     return Recording(
         time_s=time_s,
