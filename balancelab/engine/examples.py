@@ -10,7 +10,7 @@ from pathlib import Path
 from balancelab.engine.jobs import import_to_dataset, write_session, write_truth
 from balancelab.errors import DatasetError
 from balancelab.formats.bids import write_text_atomic
-from balancelab.formats.dataset import Participant
+from balancelab.formats.dataset import Participant, StagedWrite
 from balancelab.model import Side, Surface, Trial, TrialType, Vision
 from balancelab.sim import AthleteParams, Scenario, TrialSpec, lowback_imu, simulate_session
 
@@ -139,7 +139,8 @@ only. The session times are the data sets' own dates; minutes within a day order
 def build_example_dataset(root: Path, force_plate_data: Path | None = None) -> list[Path]:
     """Write the example dataset into `root`; returns the session folders written.
 
-    The force-plate files are checked first: a wrong folder writes nothing.
+    The force-plate files are checked first: a wrong folder writes nothing. The sessions enter
+    the dataset together when all are written; an interruption leaves none of them.
     """
     if force_plate_data is not None:
         missing = [t.file for t in FORCE_PLATE_TRIALS if not (force_plate_data / t.file).is_file()]
@@ -150,14 +151,18 @@ def build_example_dataset(root: Path, force_plate_data: Path | None = None) -> l
                 advice="Give the folder that holds bds/ and pds/ (e.g. ../shared/data), or"
                 " leave out --force-plate-data.",
             )
-    written = [_simulated_week(root, week) for week in WEEKS]
+    with StagedWrite.begin(root) as staged:
+        written = [_simulated_week(staged, week) for week in WEEKS]
+        if force_plate_data is not None:
+            written += [
+                _force_plate_session(staged, force_plate_data, t) for t in FORCE_PLATE_TRIALS
+            ]
     if force_plate_data is not None:
-        written += [_force_plate_session(root, force_plate_data, t) for t in FORCE_PLATE_TRIALS]
-        write_text_atomic(root / "README", EXAMPLE_README)
+        write_text_atomic(staged.root / "README", EXAMPLE_README)
     return written
 
 
-def _simulated_week(root: Path, week: int) -> Path:
+def _simulated_week(staged: StagedWrite, week: int) -> Path:
     start = FIRST_SESSION_UTC + timedelta(weeks=week)
     session, truth = simulate_session(
         weekly_check(),
@@ -167,18 +172,19 @@ def _simulated_week(root: Path, week: int) -> Path:
         start_utc=start,
     )
     participant = Participant(DEMO_ATHLETE, dominant_leg="right", injured_side="left")
-    session_dir = write_session(root, session, participant=participant)
-    write_truth(root, session, truth, series_fs_hz=2.0)
+    session_dir = write_session(staged.root, session, participant=participant, staged=staged)
+    write_truth(staged.folder, session, truth, series_fs_hz=2.0)
     return session_dir
 
 
-def _force_plate_session(root: Path, data: Path, trial: ForcePlateTrial) -> Path:
+def _force_plate_session(staged: StagedWrite, data: Path, trial: ForcePlateTrial) -> Path:
     hold = Trial(0.0, 0.0, TrialType.DOUBLE_LEG_HOLD, Side.BOTH, trial.surface, trial.vision)
     return import_to_dataset(
         data / trial.file,
-        root,
+        staged.root,
         athlete=trial.athlete,
         task="quietstance",
         start_utc=trial.start_utc,
         whole_file_trial=hold,
+        staged=staged,
     )

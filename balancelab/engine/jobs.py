@@ -12,7 +12,14 @@ from pathlib import Path
 from balancelab.errors import BalancelabError, DatasetError, FormatError, InvalidArgumentError
 from balancelab.formats.bids import StreamPaths, write_json_atomic
 from balancelab.formats.bids_writer import StreamSpec, open_session
-from balancelab.formats.dataset import DESCRIPTION, Participant, RecoveryReport, open_dataset
+from balancelab.formats.dataset import (
+    DESCRIPTION,
+    Participant,
+    RecoveryReport,
+    StagedWrite,
+    open_dataset,
+    refuse_outside_links,
+)
 from balancelab.formats.importers import (
     ColumnMap,
     ImportKind,
@@ -37,8 +44,21 @@ class SimulationResult:
     truth: Truth
 
 
-def write_session(dataset_root: Path, session: Session, *, participant: Participant) -> Path:
-    """Write an in-memory session through the streaming writer; returns the session folder."""
+def write_session(
+    dataset_root: Path,
+    session: Session,
+    *,
+    participant: Participant,
+    staged: StagedWrite | None = None,
+) -> Path:
+    """Write an in-memory session through the streaming writer; returns the session folder.
+
+    The session enters the dataset whole or not at all: it is written as part of `staged`, or,
+    without it, of a staged write of its own committed here.
+    """
+    if staged is None:
+        with StagedWrite.begin(dataset_root) as own:
+            return write_session(own.root, session, participant=participant, staged=own)
     streams = [
         StreamSpec(
             tracksys=r.tracksys,
@@ -50,11 +70,12 @@ def write_session(dataset_root: Path, session: Session, *, participant: Particip
         for r in session.recordings
     ]
     with open_session(
-        dataset_root,
+        staged.root,
         athlete=participant,
         start_utc=session.start_utc,
         task=session.task,
         streams=streams,
+        staged=staged,
     ) as writer:
         for recording in session.recordings:
             for start in range(0, recording.time_s.size, WRITE_BATCH_SAMPLES):
@@ -64,7 +85,7 @@ def write_session(dataset_root: Path, session: Session, *, participant: Particip
                 )
         for trial in session.trials:
             writer.add_trial(trial)
-        return writer.session_dir
+    return staged.final_path(writer.session_dir)
 
 
 def simulate_to_dataset(
@@ -77,12 +98,20 @@ def simulate_to_dataset(
 ) -> SimulationResult:
     """Simulate a built-in scenario and write the session plus its ground-truth JSON.
 
-    The truth goes under `derivatives/simulation/`, outside the raw data, as BIDS asks.
+    The truth goes under `derivatives/simulation/`, outside the raw data, as BIDS asks. Both
+    enter the dataset together, or neither does; a link out of the dataset on their way is
+    refused before simulating.
     """
     start = start_utc or datetime.now(UTC).replace(microsecond=0)
-    session, truth = simulate_session(scenario, seed=seed, athlete_label=athlete, start_utc=start)
-    session_dir = write_session(dataset_root, session, participant=Participant(athlete))
-    truth_json = write_truth(dataset_root, session, truth)
+    participant = Participant(athlete)
+    with StagedWrite.begin(dataset_root) as staged:
+        for folder in (Path(f"sub-{athlete}"), TRUTH_FOLDER / f"sub-{athlete}"):
+            refuse_outside_links(staged.root, staged.root / folder)
+        session, truth = simulate_session(
+            scenario, seed=seed, athlete_label=athlete, start_utc=start
+        )
+        session_dir = write_session(staged.root, session, participant=participant, staged=staged)
+        truth_json = staged.final_path(write_truth(staged.folder, session, truth))
     return SimulationResult(session_dir, truth_json, session, truth)
 
 
@@ -92,12 +121,12 @@ def write_truth(
     """Write a simulated session's ground truth under `derivatives/simulation/`; returns the file.
 
     The truth is derived data, so BIDS keeps it out of the raw folders. Series are decimated to
-    about `series_fs_hz` (Hz).
+    about `series_fs_hz` (Hz). A link out of the dataset on the way is refused (DatasetError).
     """
     label = f"sub-{session.athlete}_ses-{session.session}"
-    truth_dir = (
-        Path(dataset_root) / TRUTH_FOLDER / f"sub-{session.athlete}" / f"ses-{session.session}"
-    )
+    root = Path(dataset_root).resolve()
+    truth_dir = root / TRUTH_FOLDER / f"sub-{session.athlete}" / f"ses-{session.session}"
+    refuse_outside_links(root, truth_dir)
     try:
         truth_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -157,6 +186,7 @@ def import_to_dataset(
     column_map: ColumnMap | None = None,
     tracked_point: str | None = None,
     per_foot: bool = False,
+    staged: StagedWrite | None = None,
 ) -> Path:
     """Import a foreign file as one session of `athlete`; returns the session folder.
 
@@ -174,14 +204,20 @@ def import_to_dataset(
         tracked_point=tracked_point,
         per_foot=per_foot,
     )
-    session_dir, _ = import_one(source, dataset_root, options)
+    session_dir, _ = import_one(source, dataset_root, options, staged=staged)
     return session_dir
 
 
 def import_one(
-    source: Path, dataset_root: Path, options: ImportOptions, taken: set[str] | None = None
+    source: Path,
+    dataset_root: Path,
+    options: ImportOptions,
+    taken: set[str] | None = None,
+    *,
+    staged: StagedWrite | None = None,
 ) -> tuple[Path, StartFrom]:
-    """Import one file or export as a session; errors are raised, nothing half-written.
+    """Import one file or export as a session; errors are raised, nothing half-written (an
+    interruption, Ctrl-C or a kill, leaves nothing either: see `write_session`).
 
     A start that is not the file's own clock moves on by whole seconds past the session
     labels in `taken` (those written earlier in the same folder import); a session already
@@ -210,7 +246,8 @@ def import_one(
         tuple(replace(r, start_utc=start, task=options.task, trials=trials) for r in recordings)
     )
     _refuse_existing(source, dataset_root, session, start_from)
-    session_dir = write_session(dataset_root, session, participant=Participant(options.athlete))
+    participant = Participant(options.athlete)
+    session_dir = write_session(dataset_root, session, participant=participant, staged=staged)
     if taken is not None:
         taken.add(session.session)
     return session_dir, start_from

@@ -271,10 +271,15 @@ def events_json() -> dict[str, Any]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text`: write a temporary file, fsync, rename, fsync the folder."""
+    """Replace `path` with `text`: write a temporary file, fsync, rename, fsync the folder.
+
+    A link at `path` is replaced, never written through; the temporary file is created anew
+    (one left by a killed process of the same id, or a link in its place, is removed first).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        tmp.unlink(missing_ok=True)
+        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -46,7 +46,14 @@ from balancelab.formats.bids import (
     write_text_atomic,
     written_conversion,
 )
-from balancelab.formats.dataset import Participant, add_participant, ensure_dataset, tidy_session
+from balancelab.formats.dataset import (
+    Participant,
+    StagedWrite,
+    add_participant,
+    ensure_dataset,
+    refuse_outside_links,
+    tidy_session,
+)
 from balancelab.model import (
     Channel,
     DeviceInfo,
@@ -122,8 +129,13 @@ def open_session(
     task: str,
     streams: Sequence[StreamSpec],
     flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+    staged: StagedWrite | None = None,
 ) -> RecordingWriter:
-    """Create (or extend) the dataset, add the athlete, and open a new session for writing."""
+    """Create (or extend) the dataset, add the athlete, and open a new session for writing.
+
+    With `staged` (a write begun in this dataset), the session is written under its hidden
+    folder and enters the dataset, with the athlete, only when `staged` commits.
+    """
     participant = athlete if isinstance(athlete, Participant) else Participant(athlete)
     check_label("task", task)
     systems = [s.tracksys for s in streams]
@@ -131,9 +143,21 @@ def open_session(
         raise InvalidArgumentError(f"streams need distinct tracksys labels, got {systems}")
     if not flush_interval_s > 0:
         raise InvalidArgumentError(f"flush_interval_s must be > 0, got {flush_interval_s}")
-    root = ensure_dataset(dataset_root)
-    add_participant(root, participant)
-    session_dir = _make_session_dir(root, participant.label, session_label(start_utc))
+    session = session_label(start_utc)
+    if staged is None:
+        root = ensure_dataset(dataset_root)
+        add_participant(root, participant)
+    else:
+        if Path(dataset_root).resolve() != staged.root:
+            raise InvalidArgumentError(f"{dataset_root} is not the dataset of {staged.folder}")
+        motion_dir = staged.root / f"sub-{participant.label}" / f"ses-{session}" / "motion"
+        _refuse_existing(
+            StreamPaths.of(motion_dir, participant.label, session, task, system)
+            for system in systems
+        )
+        staged.add_participant(participant)
+        root = staged.folder
+    session_dir = _make_session_dir(root, participant.label, session)
     lock = SessionLock.try_acquire(session_dir)
     if lock is None:
         raise DatasetError(f"{session_dir} is being written by another balancelab process")
@@ -153,12 +177,11 @@ def open_session(
 
 def _make_session_dir(root: Path, athlete: str, session: str) -> Path:
     session_dir = root / f"sub-{athlete}" / f"ses-{session}"
+    refuse_outside_links(root, session_dir / "motion")
     try:
         (session_dir / "motion").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot create {session_dir}: {exc.strerror or exc}") from exc
-    if not session_dir.resolve().is_relative_to(root):
-        raise DatasetError(f"{session_dir} leads outside the dataset {root} (a link?)")
     return session_dir
 
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import IO
 
 from balancelab import __version__
-from balancelab.errors import DatasetError, FormatError, InvalidArgumentError
+from balancelab.errors import BalancelabError, DatasetError, FormatError, InvalidArgumentError
 from balancelab.formats.bids import (
     BIDS_VERSION,
     NA,
@@ -23,6 +28,7 @@ from balancelab.formats.bids import (
     events_json,
     events_tsv_text,
     finalize_stream,
+    fsync_dir,
     is_temporary,
     read_bytes,
     read_json,
@@ -51,6 +57,12 @@ LOCK_NAME = ".balancelab.lock"
 LOCK_WAIT_S = 30.0
 LOCK_STALE_S = 10.0
 LOCK_POLL_S = 0.01
+# An import, a simulation or the examples are written under a hidden folder of the dataset
+# (.staged-*.partial) and moved into place when whole; WHOLE_MARKER in it says they are.
+STAGING_PREFIX = ".staged-"
+STAGING_SUFFIX = ".partial"
+WHOLE_MARKER = "whole.json"
+OWNER_FILE = ".owner"
 README_TEXT = """\
 Balance recordings made with balancelab.
 
@@ -98,6 +110,8 @@ class RecoveryReport:
     removed: bool
     problem: str | None = None
     advice: str | None = None
+    note: str | None = None
+    """Set for a staged write (`motion_tsv` is then its folder): what became of it."""
 
     @property
     def changed(self) -> bool:
@@ -107,6 +121,8 @@ class RecoveryReport:
     def describe(self) -> str:
         """What happened, for the user (one or two sentences)."""
         name = self.motion_tsv.name
+        if self.note is not None:
+            return f"{name}: {self.note}" + (f" {self.advice}" if self.advice else "")
         if self.problem is not None:
             text = (
                 f"{name}: interrupted recording NOT recovered and nothing was changed (no byte"
@@ -317,6 +333,255 @@ def _merge_participants_json(path: Path) -> None:
         write_json_atomic(path, {**data, **missing})
 
 
+def outside_link(root: Path, path: Path) -> Path | None:
+    """The link by which `path` (existing or not) leads out of the dataset at `root` (resolved),
+    or None if it stays inside. Writing, truncating or renaming there would change files
+    outside the dataset."""
+    if path.resolve().is_relative_to(root):
+        return None
+    step = root
+    for part in path.relative_to(root).parts:
+        step = step / part
+        if step.is_symlink():
+            return step
+    return path
+
+
+def refuse_outside_links(root: Path, path: Path) -> None:
+    """DatasetError if writing `path` would follow a link out of the dataset at `root`."""
+    link = outside_link(root, path)
+    if link is not None:
+        raise DatasetError(
+            f"{link} is a link to {link.resolve()}, outside the dataset {root}: balancelab"
+            " never writes through a link out of the dataset",
+            advice=f"Replace the link {link} by a real folder or file inside the dataset (move"
+            " what it points to there), or give another --data folder.",
+        )
+
+
+class _Owner:
+    """Shows that the writer of a staged folder is alive: a lock on the folder (POSIX), or on
+    Windows an open file in it, which no other process can delete."""
+
+    def __init__(self, lock: SessionLock | None, handle: IO[bytes] | None) -> None:
+        self._lock = lock
+        self._handle = handle
+
+    @classmethod
+    def take(cls, folder: Path) -> _Owner | None:
+        """Ownership of `folder`, or None while another (live) process owns it or it is gone."""
+        try:
+            if sys.platform == "win32":
+                path = folder / OWNER_FILE
+                path.unlink(missing_ok=True)  # PermissionError: held open by its live writer
+                return cls(None, open(path, "xb"))  # held until release()
+            lock = SessionLock.try_acquire(folder)
+        except OSError:
+            return None
+        return None if lock is None else cls(lock, None)
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        if self._handle is not None:
+            self._handle.close()
+
+
+class StagedWrite:
+    """Sessions and derived files written under a hidden folder of the dataset, then moved into
+    place together: an import, a simulation or the examples are in the dataset whole or not at
+    all.
+
+    Use as a context manager: it commits when the block ends normally and discards everything
+    on an exception (Ctrl-C included). A process killed before the commit leaves only the
+    hidden folder, which the next opening of the dataset removes. `commit` first marks the
+    folder whole; from then on the move is finished even after a crash, by the next opening.
+    """
+
+    def __init__(self, root: Path, folder: Path, owner: _Owner) -> None:
+        self.root = root
+        self.folder = folder
+        self._owner = owner
+        self._participants: dict[str, Participant] = {}
+        self._marked = False
+        self._done = False
+
+    @classmethod
+    def begin(cls, dataset_root: Path | str) -> StagedWrite:
+        """Create (or check) the dataset and a new hidden folder in it to write into."""
+        root = ensure_dataset(dataset_root)
+        with dataset_lock(root):  # recovery holds it too: it never sees a folder without owner
+            try:
+                folder = Path(
+                    tempfile.mkdtemp(prefix=STAGING_PREFIX, suffix=STAGING_SUFFIX, dir=root)
+                )
+            except OSError as exc:
+                raise DatasetError(f"cannot write into {root}: {exc.strerror or exc}") from exc
+            owner = _Owner.take(folder)
+        if owner is None:  # a new folder has no other owner; the folder was removed meanwhile
+            _remove_tree(folder)
+            raise DatasetError(f"cannot lock {folder}")
+        return cls(root, folder, owner)
+
+    def __enter__(self) -> StagedWrite:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        elif not self._done:
+            self._abandon()
+
+    def add_participant(self, participant: Participant) -> None:
+        """Add the athlete to participants.tsv when (and only if) the write is committed."""
+        known = self._participants.get(participant.label)
+        if known is not None:
+            participant = Participant(
+                participant.label,
+                participant.dominant_leg if participant.dominant_leg != NA else known.dominant_leg,
+                participant.injured_side if participant.injured_side != NA else known.injured_side,
+            )
+        self._participants[participant.label] = participant
+
+    def final_path(self, staged_path: Path) -> Path:
+        """Where a path written under the staged folder is once committed."""
+        return self.root / staged_path.relative_to(self.folder)
+
+    def commit(self) -> None:
+        """Move everything into the dataset and add the participants; DatasetError (and
+        everything discarded) if a path is taken or leads out of the dataset through a link."""
+        if self._done:
+            return
+        try:
+            with dataset_lock(self.root):
+                _move_in(self.folder, self.root, self.root, check_only=True)
+                marker = {"participants": [asdict(p) for p in self._participants.values()]}
+                write_json_atomic(self.folder / WHOLE_MARKER, marker)
+                self._marked = True
+                _finish_move(self.folder, self.root)
+        except BaseException:
+            self._abandon()
+            raise
+        self._close()
+
+    def _abandon(self) -> None:
+        """After an error: discard a write not yet marked whole; finish one that is."""
+        if self._marked:
+            try:
+                with dataset_lock(self.root):
+                    _finish_move(self.folder, self.root)
+            except BalancelabError:
+                self._done = True
+                self._owner.release()  # the next opening finishes the move
+                return
+        self._close()
+
+    def _close(self) -> None:
+        self._done = True
+        self._owner.release()
+        _remove_tree(self.folder)
+
+
+def _move_in(source: Path, target: Path, root: Path, *, check_only: bool = False) -> None:
+    """Move the tree `source` into `target`, each folder not yet in `target` at once, whole.
+    DatasetError, before anything is moved if `check_only` runs first, for a file that exists
+    in `target` or a path that leads out of the dataset through a link."""
+    for entry in sorted(source.iterdir()):
+        if target == root and entry.name in (WHOLE_MARKER, OWNER_FILE):
+            continue
+        destination = target / entry.name
+        refuse_outside_links(root, destination)
+        if os.path.lexists(destination):
+            if not (entry.is_dir() and destination.is_dir()):
+                raise DatasetError(
+                    f"{destination} already exists; a session is never overwritten",
+                    advice="If the same file was imported before, there is nothing to do; else"
+                    " give the session another start time (--start) or another --task.",
+                )
+            _move_in(entry, destination, root, check_only=check_only)
+        elif not check_only:
+            try:
+                os.replace(entry, destination)
+                fsync_dir(target)
+            except OSError as exc:
+                raise DatasetError(
+                    f"cannot move {destination} into place: {exc.strerror or exc}"
+                ) from exc
+
+
+def _finish_move(folder: Path, root: Path) -> None:
+    """Move a staged folder marked whole into the dataset and add its participants (the
+    dataset lock held); repeating it after a crash finishes what is left."""
+    marker = read_json(folder / WHOLE_MARKER)
+    _move_in(folder, root, root)
+    for row in marker.get("participants", []):
+        _add_participant(root, Participant(**row))
+    (folder / WHOLE_MARKER).unlink()
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove a staged folder; what cannot be removed now goes at the next opening."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _recover_staged(root: Path) -> list[RecoveryReport]:
+    """Remove staged folders whose writer died before they were whole; finish moving those
+    marked whole. Folders whose writer is alive are left alone."""
+    reports = []
+    for folder in sorted(root.glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}")):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        with dataset_lock(root):
+            owner = _Owner.take(folder)
+            if owner is None:
+                continue
+            held = (
+                ", ".join(str(d.relative_to(folder)) for d in sorted(folder.glob("sub-*/ses-*")))
+                or "no session yet"
+            )
+            if not (folder / WHOLE_MARKER).exists():
+                note = (
+                    f"an import or simulation interrupted before it was whole ({held}) was"
+                    " removed; none of it had entered the dataset. Run it again."
+                )
+            else:
+                try:
+                    _finish_move(folder, root)
+                except BalancelabError as exc:
+                    owner.release()
+                    reports.append(_staged_problem(folder, held, exc))
+                    continue
+                note = (
+                    f"an import or simulation that was whole ({held}) had been interrupted"
+                    " while moving into the dataset; the move was finished."
+                )
+        owner.release()
+        _remove_tree(folder)
+        reports.append(RecoveryReport(folder, 0, 0, 0, None, removed=True, note=note))
+    return reports
+
+
+def _staged_problem(folder: Path, held: str, exc: BalancelabError) -> RecoveryReport:
+    return RecoveryReport(
+        folder,
+        0,
+        0,
+        0,
+        None,
+        removed=False,
+        problem=exc.message,
+        advice=f"Resolve it (e.g. move the file named aside); balancelab finishes the move at"
+        f" the next start. To give up on it, delete the folder {folder}.",
+        note=f"a whole import or simulation ({held}) could not be moved into the dataset:"
+        f" {exc.message}; nothing was changed.",
+    )
+
+
 def list_sessions(root: Path | str) -> list[Path]:
     """Session folders (`sub-*/ses-*` holding motion streams) of a dataset, sorted."""
     root = check_dataset(root)
@@ -326,10 +591,10 @@ def list_sessions(root: Path | str) -> list[Path]:
 def recover_dataset(root: Path | str) -> list[RecoveryReport]:
     """Repair every interrupted (not live) session of a dataset; one report per stream."""
     root = check_dataset(root)
-    reports: list[RecoveryReport] = []
+    reports = _recover_staged(root)
     for session_dir in sorted(root.glob("sub-*/ses-*")):
         if _interrupted_streams(session_dir):
-            reports += _recover_session(session_dir)
+            reports += _recover_session(root, session_dir)
     return reports
 
 
@@ -347,12 +612,12 @@ def _interrupted_streams(session_dir: Path) -> list[StreamPaths]:
     return found
 
 
-def _recover_session(session_dir: Path) -> list[RecoveryReport]:
+def _recover_session(root: Path, session_dir: Path) -> list[RecoveryReport]:
     lock = SessionLock.try_acquire(session_dir)
     if lock is None:
         return []
     try:
-        reports = [_recover_stream(paths) for paths in _interrupted_streams(session_dir)]
+        reports = [_recover_stream(root, paths) for paths in _interrupted_streams(session_dir)]
         if all(report.changed for report in reports):  # else leave the session exactly as it is
             tidy_session(session_dir)
     finally:
@@ -365,8 +630,13 @@ def _recover_session(session_dir: Path) -> list[RecoveryReport]:
 _MAX_PARTIAL_ROW_BYTES = 64 * 1024
 
 
-def _recover_stream(paths: StreamPaths) -> RecoveryReport:
-    """Drop an unfinished last line and finish the sidecars; change nothing if anything is off."""
+def _recover_stream(root: Path, paths: StreamPaths) -> RecoveryReport:
+    """Drop an unfinished last line and finish the sidecars; change nothing if anything is off
+    (a file that is a link out of the dataset included)."""
+    for path in (*paths.stream_files, paths.events_tsv, paths.events_json):
+        link = outside_link(root, path)
+        if link is not None:
+            return _link_report(paths, link)
     try:
         data = read_bytes(paths.motion_tsv) if paths.motion_tsv.exists() else b""
     except FormatError as exc:
@@ -435,6 +705,22 @@ def _problem_report(paths: StreamPaths, exc: FormatError) -> RecoveryReport:
         removed=False,
         problem=exc.message,
         advice=advice,
+    )
+
+
+def _link_report(paths: StreamPaths, link: Path) -> RecoveryReport:
+    return RecoveryReport(
+        paths.motion_tsv,
+        samples_kept=0,
+        lines_dropped=0,
+        bytes_dropped=0,
+        time_span_s=None,
+        removed=False,
+        problem=f"{link} is a link to {link.resolve()}, outside the dataset; balancelab never"
+        " writes, truncates or removes anything through a link out of the dataset",
+        advice=f"Replace the link {link} by a copy of the file it points to, and balancelab"
+        " recovers the recording at the next start; or move the folder"
+        f" {paths.motion_tsv.parents[1]} out of the dataset.",
     )
 
 
