@@ -56,13 +56,18 @@ def rows_being_written(root: Path) -> bool:
     return False
 
 
-def signal_while_writing(child: subprocess.Popen[str], root: Path, signum: int) -> str:
-    """Send `signum` to the child as soon as it writes rows; returns its stderr."""
+def wait_for_rows(child: subprocess.Popen[str], root: Path) -> None:
+    """Return as soon as the child writes rows."""
     deadline = time.monotonic() + WAIT_S
     while not rows_being_written(root):
         assert child.poll() is None, f"ended before writing was seen: {child.communicate()}"
         assert time.monotonic() < deadline, "no rows were written in time"
         time.sleep(0.002)
+
+
+def signal_while_writing(child: subprocess.Popen[str], root: Path, signum: int) -> str:
+    """Send `signum` to the child as soon as it writes rows; returns its stderr."""
+    wait_for_rows(child, root)
     child.send_signal(signum)
     _, err = child.communicate(timeout=WAIT_S)
     return err
@@ -147,11 +152,19 @@ def test_a_killed_simulation_leaves_neither_session_nor_truth(tmp_path: Path) ->
 def test_ctrl_c_during_examples_leaves_no_example_session(tmp_path: Path) -> None:
     root = tmp_path / "examples"
     child = balancelab("examples", str(root))
-    err = signal_while_writing(child, root, signal.SIGINT)
+    wait_for_rows(child, root)
+    # Opening the dataset meanwhile (another command) leaves the live write alone.
+    assert open_dataset(root).recovered == () and child.poll() is None
+    assert rows_being_written(root)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=WAIT_S)
 
     assert child.returncode == 130 and "interrupted" in err
     assert_nothing_entered(root)
     assert list(root.glob(".staged-*")) == []
+    again = run("examples", str(root))
+    assert again.returncode == 0, again.stderr
+    assert len(open_dataset(root).session_dirs()) == 4
 
 
 CHILD_KILLED_WHILE_MOVING = """
