@@ -466,6 +466,12 @@ def _no_rows(where: str, header_line: int) -> FormatError:
     return FormatError("the table has a header but no data rows", path=where, line=header_line + 1)
 
 
+def read_head(source: Source) -> str:
+    """The first lines of a file or member (about HEAD_BYTES), as text."""
+    with source.open() as stream:
+        return _read_head(stream, stream.where)[0]
+
+
 @contextmanager
 def open_table(source: Source, layout: TableLayout = DEFAULT_LAYOUT) -> Iterator[TableReader]:
     """Open a table: its header and first lines parsed and checked; rows read on demand."""
@@ -880,8 +886,7 @@ class Bundle:
 
     def head(self, member: str) -> str:
         """The first lines of one member (about HEAD_BYTES), as text."""
-        with self.source(member).open() as stream:
-            return _read_head(stream, self.where(member))[0]
+        return read_head(self.source(member))
 
     def open_table(self, member: str) -> AbstractContextManager[TableReader]:
         """One member as a table, its layout detected; rows read on demand."""

@@ -25,6 +25,7 @@ from balancelab.formats._tabular import (
     layout_hint,
     nominal_fs_hz,
     open_table,
+    read_head,
     si_factor,
 )
 from balancelab.model import (
@@ -180,13 +181,15 @@ def import_csv(
     """
     source = Source(Path(path))
     names = (column_map.time, *(col for col, _ in column_map.columns.values()))
-    head = ""
     try:
         with open_table(source, layout) as reader:
-            head = reader.head
             table = reader.numeric(tuple(dict.fromkeys(names)))
     except FormatError as exc:
-        exc.advice = (head and layout_hint(head, layout)) or exc.advice
+        try:
+            hint = layout_hint(read_head(source), layout)
+        except FormatError:
+            hint = ""  # the head itself is unreadable: the error says why
+        exc.advice = hint or exc.advice
         raise
     raw_time = table.column(column_map.time)
     check_times(raw_time, table, column_map.time)
