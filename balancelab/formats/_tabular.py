@@ -335,7 +335,7 @@ class TableReader:
             if self._at_eof or self._lines.peek_head():
                 raise
             raise FormatError(
-                f"found no table header in the first {HEAD_BYTES // 2**20} MB",
+                f"found no table header in the first {HEAD_BYTES // 1024} KB",
                 path=self.where,
                 advice="Check --skip-rows and --header-rows, or pass the exported table.",
             ) from None
