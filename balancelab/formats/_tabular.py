@@ -288,20 +288,22 @@ def _text_lines(stream: io.RawIOBase, where: str, first_line: int) -> Iterator[s
         yield line
 
 
-def _read_head(stream: io.RawIOBase, where: str) -> tuple[str, bytes, bool]:
-    """The first whole lines (about HEAD_BYTES) as text, the bytes read after them, and
-    whether the file ended within the head."""
+def _read_head(stream: io.RawIOBase, where: str, min_lines: int = 0) -> tuple[str, bytes, bool]:
+    """The first whole lines (about HEAD_BYTES, and at least `min_lines`) as text, the bytes
+    read after them, and whether the file ended within the head."""
     data = bytearray()
     end = -1
+    newlines = returns = 0
     while end < 0:
         block = stream.read(max(HEAD_BYTES - len(data), BLOCK_BYTES))
         if not block:
             return data.decode("utf-8"), b"", True
         data += block
-        if len(data) >= HEAD_BYTES:
+        newlines, returns = newlines + block.count(b"\n"), returns + block.count(b"\r")
+        if len(data) >= HEAD_BYTES and max(newlines, returns) > min_lines:
             end = data.rfind(b"\n")
             end = end if end >= 0 else data.rfind(b"\r", 0, len(data) - 1)
-        if end < 0 and len(data) > MAX_LINE_CHARS:
+        if end < 0 and len(data) > MAX_LINE_CHARS and not (newlines or returns):
             raise FormatError(
                 f"the first line is longer than {MAX_LINE_CHARS // 2**20} MB; expected a table",
                 path=where,
@@ -323,7 +325,9 @@ class TableReader:
         self.where = source.where or str(source.path)
         self._stream = stream
         self._layout = layout
-        self.head, self._rest, self._at_eof = _read_head(stream, self.where)
+        self.head, self._rest, self._at_eof = _read_head(
+            stream, self.where, layout.skip_rows + layout.header_rows
+        )
         if self._at_eof and not self.head.strip():
             raise FormatError("the file is empty", path=self.where)
         head_lines = list(io.StringIO(self.head, newline=""))
