@@ -18,12 +18,16 @@ from datetime import UTC, datetime
 import numpy as np
 from scipy import signal
 
+from balancelab.dsp.preprocess import lowpass
 from balancelab.errors import SimulationError
 from balancelab.model import FloatArray, Outcome, Session, Side, Surface, Trial, TrialType, Vision
 from balancelab.sim.athlete import AthleteParams, Condition, condition_for
 from balancelab.sim.board import BoardParams, FoamParams
 from balancelab.sim.body import NDArrayBool, StanceResult, StanceState, Support, simulate_stance
 from balancelab.sim.events import (
+    SETTLING_ACC_CUTOFF_HZ,
+    SETTLING_COP_CUTOFF_HZ,
+    SETTLING_FILTER_ORDER,
     QuietBand,
     about_level,
     compute_settling_time,
@@ -277,7 +281,9 @@ class _Simulator:
         acc_clean = self.body_specific_force(
             quiet.theta, quiet.omega, quiet.alpha, vert, translation=resp_acc
         )
-        cop_clean = quiet.cop + resp_cop
+        # The transients as the method sees them: through its low-pass (SETTLING_DEFINITION).
+        acc_clean = self.seen_acc(acc_clean[:, :2])
+        cop_clean = self.seen_cop(quiet.cop + resp_cop)
         ref_acc, ref_cop = self.quiet_band(cond)
         band_acc, band_cop = ref_acc.band, ref_cop.band
         return Landing(
@@ -287,7 +293,7 @@ class _Simulator:
             initial_tilt_rad=(float(tilt[0]), float(tilt[1])),
             initial_rate_rad_s=(float(rate[0]), float(rate[1])),
             settling_time_s=compute_settling_time(
-                about_level(acc_clean[:, :2], self.fs), self.fs, band_acc
+                about_level(acc_clean, self.fs), self.fs, band_acc
             ),
             settling_time_cop_s=compute_settling_time(
                 about_level(cop_clean, self.fs), self.fs, band_cop
@@ -299,7 +305,7 @@ class _Simulator:
             quiet_rms_acc_ms2=ref_acc.noise_rms,
             quiet_rms_cop_m=ref_cop.noise_rms,
             fs_hz=self.fs,
-            noiseless_acc_ms2=acc_clean[:, :2],
+            noiseless_acc_ms2=acc_clean,
             noiseless_cop_m=cop_clean,
         )
 
@@ -334,10 +340,18 @@ class _Simulator:
                 r.theta[k:], r.omega[k:], r.alpha[k:], np.zeros(n - k), translation=trunk[k:]
             )
             self.quiet_bands[cond] = (
-                quiet_band(acc[:, :2], self.fs),
-                quiet_band(r.cop[k:], self.fs),
+                quiet_band(self.seen_acc(acc[:, :2]), self.fs),
+                quiet_band(self.seen_cop(r.cop[k:]), self.fs),
             )
         return self.quiet_bands[cond]
+
+    def seen_acc(self, acc_ms2: FloatArray) -> FloatArray:
+        """Horizontal lower-back acceleration (m/s^2) through the TTS method's low-pass."""
+        return lowpass(acc_ms2, self.fs, SETTLING_ACC_CUTOFF_HZ, SETTLING_FILTER_ORDER)
+
+    def seen_cop(self, cop_m: FloatArray) -> FloatArray:
+        """COP (m) through the TTS method's low-pass."""
+        return lowpass(cop_m, self.fs, SETTLING_COP_CUTOFF_HZ, SETTLING_FILTER_ORDER)
 
     def body_specific_force(
         self,

@@ -31,7 +31,9 @@ SETTLING_DEFINITION = (
     "(centred 0.5-s moving RMS of the noiseless transient's AP-ML norm) above the band; null "
     "if it lasts to the trial end. Computed for the lower-back horizontal specific force in "
     "the segment frame (what a lower-back IMU sees after static tilt correction) and for the "
-    "COP."
+    "COP. Both the quiet reference and the transient pass first through the method's own "
+    "pre-processing low-pass (METRICS.md: zero-lag 4th-order Butterworth, 3.5 Hz for body "
+    "acceleration, 10 Hz for COP), which is part of the quantity it estimates."
 )
 
 
@@ -62,7 +64,8 @@ class Landing:
     initial_tilt_rad / initial_rate_rad_s: (AP, ML) sway state at impact; settling times in s
     from impact (None: not settled by the trial end); see SETTLING_DEFINITION for the bands,
     thresholds (mean + 3 SD of the quiet moving RMS) and quiet RMS of each signal.
-    noiseless_*: the noiseless transients from impact to trial end, at `fs_hz`, (n, 2) (AP, ML).
+    noiseless_*: the noiseless transients from impact to trial end, at `fs_hz`, (n, 2) (AP, ML),
+    through the method's low-pass (SETTLING_DEFINITION).
     """
 
     impact_s: float

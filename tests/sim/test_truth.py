@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from balancelab.dsp.analysis import AnalysisSettings
 from balancelab.model import Session, Side, Surface, TrialType
 from balancelab.sim import (
     Scenario,
@@ -18,6 +19,7 @@ from balancelab.sim import (
     lowback_imu,
     simulate_session,
 )
+from balancelab.sim import events as sim_events
 
 G = 9.80665
 
@@ -206,3 +208,13 @@ def test_landing_impact_and_flight_show_in_the_vertical_acc(
         k = int(np.argmax(acc[near, 2]))
         assert t[near][k] - ld.impact_s < 0.06
         assert acc[near, 2].max() / G == pytest.approx(ld.peak_g, rel=0.05)
+
+
+def test_the_true_settling_time_uses_the_methods_own_low_pass() -> None:
+    """SETTLING_DEFINITION: the truth is what the default method estimates, pre-processing
+    included, so the truth's filter must be the analysis's default filter (else every true
+    settling time is off by the filter's effect on the band, 0.025 s on the lower back)."""
+    defaults = AnalysisSettings()
+    assert defaults.body_cutoff_hz == sim_events.SETTLING_ACC_CUTOFF_HZ
+    assert defaults.cop_cutoff_hz == sim_events.SETTLING_COP_CUTOFF_HZ
+    assert defaults.filter_order == sim_events.SETTLING_FILTER_ORDER
