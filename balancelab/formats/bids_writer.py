@@ -270,10 +270,21 @@ class RecordingWriter:
                 advice="Check free disk space; the samples written so far are kept.",
             ) from exc
 
-    def add_trial(self, trial: Trial) -> None:
-        """Record a trial; events.tsv is rewritten atomically at once so a crash keeps it."""
+    def add_trial(self, trial: Trial) -> int:
+        """Record a trial; events.tsv is rewritten atomically at once so a crash keeps it.
+        Returns its row number for `replace_trial`."""
         self._check_open()
         self._trials.append(trial)
+        write_text_atomic(self._events_tsv, events_tsv_text(self._trials))
+        return len(self._trials) - 1
+
+    def replace_trial(self, row: int, trial: Trial) -> None:
+        """Put `trial` in place of the one `add_trial` numbered `row` (a trial under way,
+        written `aborted`, that has now ended); events.tsv is rewritten atomically."""
+        self._check_open()
+        if not 0 <= row < len(self._trials):
+            raise InvalidArgumentError(f"no trial row {row}; {len(self._trials)} were added")
+        self._trials[row] = trial
         write_text_atomic(self._events_tsv, events_tsv_text(self._trials))
 
     def set_calibration(
