@@ -42,28 +42,29 @@ from balancelab.dsp.preprocess import (
 )
 from balancelab.dsp.quality import (
     RATE_TOLERANCE,
-    QualityCode,
-    QualityFlag,
     detect_outside_recording,
     detect_overlaps,
     detect_rate_mismatch,
     detect_saturation,
-    make_flag,
     median_rate_hz,
 )
-from balancelab.dsp.results import Metric, SettingValue
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import (
     COP_FORCE_CHANNEL,
     FloatArray,
+    Metric,
     Outcome,
+    QualityCode,
+    QualityFlag,
     Recording,
     Session,
+    SettingValue,
     Side,
     Surface,
     Trial,
     TrialType,
     Vision,
+    make_flag,
 )
 
 ANALYSIS_VERSION = "3"
@@ -119,104 +120,6 @@ class AnalysisSettings:
         out: dict[str, SettingValue] = {"version": ANALYSIS_VERSION}
         out.update({k: v for k, v in asdict(self).items() if k != "typical_cv_pct"})
         return out
-
-
-@dataclass(frozen=True)
-class TrialAnalysis:
-    """One analysed trial: the events.tsv row, validity, flags, touch-downs and metrics."""
-
-    onset_s: float
-    duration_s: float
-    trial_type: str
-    side: str
-    surface: str
-    vision: str
-    outcome: str
-    valid: bool
-    quality: tuple[QualityFlag, ...]
-    touchdowns_s: tuple[float, ...]
-    settings: Mapping[str, SettingValue]
-    metrics: Mapping[str, Metric]
-
-    def to_dict(self) -> dict[str, object]:
-        """The trial's JSON (science/METRICS.md)."""
-        out: dict[str, object] = {
-            k: getattr(self, k)
-            for k in ("onset_s", "duration_s", "trial_type", "side", "surface", "vision")
-        }
-        out.update(outcome=self.outcome, valid=self.valid)
-        out["quality"] = [f.to_dict() for f in self.quality]
-        out["touchdowns_s"] = list(self.touchdowns_s)
-        out["settings"] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in self.settings.items()
-        }
-        out["metrics"] = {k: _metric_json(m) for k, m in self.metrics.items()}
-        return out
-
-
-@dataclass(frozen=True)
-class RecordingAnalysis:
-    """All trials of one recording and the per-condition summary."""
-
-    tracksys: str
-    tracked_point: str
-    trials: tuple[TrialAnalysis, ...]
-    summary: Mapping[str, symmetry.ConditionSummary]
-    quality: tuple[QualityFlag, ...] = ()
-    """Flags of the stream as a whole (e.g. `rate_mismatch`)."""
-    nominal_fs_hz: float | None = None
-    time_fs_hz: float | None = None
-    """The sidecar's SamplingFrequency and the median rate of the time column (Hz)."""
-
-    def stream_json(self) -> dict[str, object]:
-        """The stream's own entry: tracked point, both rates (Hz) and its quality flags."""
-        return {
-            "tracked_point": self.tracked_point,
-            "sampling_frequency_hz": self.nominal_fs_hz,
-            "time_column_fs_hz": self.time_fs_hz,
-            "quality": [f.to_dict() for f in self.quality],
-        }
-
-    def to_json_dict(self) -> dict[str, object]:
-        """Exactly `{"trials": [...], "summary": {...}}` of science/METRICS.md."""
-        return {
-            "trials": [t.to_dict() for t in self.trials],
-            "summary": {k: s.to_dict() for k, s in self.summary.items()},
-        }
-
-
-@dataclass(frozen=True)
-class SessionAnalysis:
-    """One RecordingAnalysis per sensor of a session."""
-
-    recordings: tuple[RecordingAnalysis, ...]
-
-    def to_json_dict(self) -> dict[str, object]:
-        """`{"trials": [...], "summary": {tracksys: {...}}, "streams": {tracksys: {...}}}`;
-        trials carry their tracksys; `streams` the flags of each stream as a whole."""
-        trials = [
-            {"tracksys": r.tracksys, "tracked_point": r.tracked_point, **t.to_dict()}
-            for r in self.recordings
-            for t in r.trials
-        ]
-        summary = {r.tracksys: r.to_json_dict()["summary"] for r in self.recordings}
-        streams = {r.tracksys: r.stream_json() for r in self.recordings}
-        return {"trials": trials, "summary": summary, "streams": streams}
-
-
-def _metric_json(metric: Metric) -> dict[str, object]:
-    out: dict[str, object] = {"value": metric.value, "unit": metric.unit, "method": metric.method}
-    if metric.settings:
-        out["settings"] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in metric.settings.items()
-        }
-    if metric.quality:
-        out["quality"] = [f.to_dict() for f in metric.quality]
-    if metric.details:
-        out["details"] = dict(metric.details)
-    if metric.interval_90 is not None:
-        out["interval_90"] = list(metric.interval_90)
-    return out
 
 
 # ---------------------------------------------------------------- signals
@@ -413,11 +316,11 @@ def _excluded(
     return TrialAnalysis(
         trial.onset_s,
         trial.duration_s,
-        str(trial.trial_type),
-        str(trial.side),
-        str(trial.surface),
-        str(trial.vision),
-        str(trial.outcome),
+        trial.trial_type,
+        trial.side,
+        trial.surface,
+        trial.vision,
+        trial.outcome,
         False,
         (flag,),
         (),
@@ -432,6 +335,7 @@ def _trial(
     touchdowns: tuple[float, ...],
     metrics: Mapping[str, Metric],
     settings: Mapping[str, SettingValue],
+    impact_s: float | None = None,
 ) -> TrialAnalysis:
     tr = window.trial
     flags = tuple(dict.fromkeys(window.quality + flags))
@@ -439,16 +343,17 @@ def _trial(
     return TrialAnalysis(
         tr.onset_s,
         tr.duration_s,
-        str(tr.trial_type),
-        str(tr.side),
-        str(tr.surface),
-        str(tr.vision),
-        str(tr.outcome),
+        tr.trial_type,
+        tr.side,
+        tr.surface,
+        tr.vision,
+        tr.outcome,
         valid,
         flags,
         touchdowns,
         dict(settings),
         dict(metrics),
+        impact_s,
     )
 
 
@@ -731,7 +636,9 @@ def _analyze_landing(
     stop, truncated = _landing_stop(sig, window, impact_s, s)
     rows = _rows(sig.time_s, impact_s, stop)
     flags += _window_flags(sig, rows, recording, (impact_s, stop), s) + truncated
-    settings.update(impact_s=round(impact_s, 4), window_start_s=impact_s, window_stop_s=stop)
+    # The other sensors of the session are timed from the impact to 0.1 ms, as recorded.
+    recorded_s = round(impact_s, 4)
+    settings.update(impact_s=recorded_s, window_start_s=impact_s, window_stop_s=stop)
     metrics = _landing_metrics(
         sig,
         recording,
@@ -741,7 +648,7 @@ def _analyze_landing(
         pre_landing=pre_landing,
         s=s,
     )
-    return _trial(window, flags, (), metrics, settings)
+    return _trial(window, flags, (), metrics, settings, recorded_s)
 
 
 def _is_quiet_hold(trial: Trial, result: TrialAnalysis) -> bool:
@@ -854,8 +761,6 @@ def analyze_session(
         analyses[rec.tracksys] = result
         if not impacts and result.tracked_point in ("lowback", "sternum"):
             impacts = {
-                i: float(t.settings["impact_s"])  # type: ignore[arg-type]
-                for i, t in enumerate(result.trials)
-                if "impact_s" in t.settings
+                i: t.impact_s for i, t in enumerate(result.trials) if t.impact_s is not None
             }
     return SessionAnalysis(tuple(analyses[r.tracksys] for r in session.recordings))

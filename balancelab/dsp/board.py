@@ -13,16 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from balancelab.dsp.quality import (
-    QualityFlag,
-    as_float_array,
-    check_positive,
-    input_flags,
-    paired_arrays,
-)
-from balancelab.dsp.results import Metric, SettingValue, missing
+from balancelab.dsp.quality import as_float_array, check_positive, input_flags, paired_arrays
+from balancelab.dsp.results import missing
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, Metric, QualityFlag, SettingValue
 
 DEFAULT_ZONE_DEG = 5.0
 DEFAULT_EDGE_TOLERANCE_DEG = 1.0

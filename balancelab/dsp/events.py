@@ -12,15 +12,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from balancelab.dsp.quality import (
+from balancelab.dsp.quality import as_float_array, check_positive
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import (
+    STANDARD_GRAVITY_MS2,
+    FloatArray,
     QualityCode,
     QualityFlag,
-    as_float_array,
-    check_positive,
+    Recording,
+    Trial,
+    TrialType,
     make_flag,
 )
-from balancelab.errors import InvalidArgumentError
-from balancelab.model import STANDARD_GRAVITY_MS2, FloatArray, Recording, Trial, TrialType
 
 HOLD_SKIP_S = 2.0
 HOLD_MAX_S = 30.0

@@ -40,17 +40,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from balancelab.dsp._tilt_smoother import smooth_run
-from balancelab.dsp.quality import (
+from balancelab.dsp.quality import as_float_array, check_choice, check_positive
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import (
+    STANDARD_GRAVITY_MS2,
+    FloatArray,
     QualityCode,
     QualityFlag,
-    as_float_array,
-    check_choice,
-    check_positive,
+    SettingValue,
     make_flag,
 )
-from balancelab.dsp.results import SettingValue
-from balancelab.errors import InvalidArgumentError
-from balancelab.model import STANDARD_GRAVITY_MS2, FloatArray
 
 METHODS = ("mahony", "imufusion", "accelerometer")
 DEFAULT_METHOD = "mahony"

@@ -15,17 +15,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import signal
 
-from balancelab.dsp.quality import (
-    QualityCode,
-    QualityFlag,
-    as_float_array,
-    check_positive,
-    detect_gaps,
-    find_gaps,
-    make_flag,
-)
+from balancelab.dsp.quality import as_float_array, check_positive, detect_gaps, find_gaps
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, QualityCode, QualityFlag, make_flag
 
 DEFAULT_FS_HZ = 100.0
 DEFAULT_MAX_GAP_S = 0.1

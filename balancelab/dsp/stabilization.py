@@ -43,18 +43,18 @@ from numpy.typing import ArrayLike
 
 from balancelab.dsp import tts_interval
 from balancelab.dsp.preprocess import finite_segments
-from balancelab.dsp.quality import (
+from balancelab.dsp.quality import as_float_array, check_choice, check_positive, input_flags
+from balancelab.dsp.results import missing
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import (
+    STANDARD_GRAVITY_MS2,
+    FloatArray,
+    Metric,
     QualityCode,
     QualityFlag,
-    as_float_array,
-    check_choice,
-    check_positive,
-    input_flags,
+    SettingValue,
     make_flag,
 )
-from balancelab.dsp.results import Metric, SettingValue, missing
-from balancelab.errors import InvalidArgumentError
-from balancelab.model import STANDARD_GRAVITY_MS2, FloatArray
 
 TtsMethod = Literal["moving_rms", "ross_polynomial"]
 ReferenceSource = Literal["single_leg_hold", "pre_trial_stance", "window_tail"]

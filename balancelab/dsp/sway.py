@@ -20,18 +20,15 @@ from numpy.typing import ArrayLike
 from scipy import integrate, signal, stats
 
 from balancelab.dsp.quality import (
-    QualityCode,
-    QualityFlag,
     as_float_array,
     check_choice,
     check_positive,
     input_flags,
-    make_flag,
     paired_arrays,
 )
-from balancelab.dsp.results import Metric, SettingValue, missing, per_second_unit, squared_unit
+from balancelab.dsp.results import missing, per_second_unit, squared_unit
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, Metric, QualityCode, QualityFlag, SettingValue, make_flag
 
 EllipseMethod = Literal["f", "chi2"]
 VelocityDivisor = Literal["elapsed", "samples"]

@@ -23,12 +23,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from balancelab.dsp.quality import QualityCode, QualityFlag, detect_too_few_trials, make_flag
-from balancelab.dsp.results import Metric
+from balancelab.dsp.quality import detect_too_few_trials
 from balancelab.errors import InvalidArgumentError
+from balancelab.model import (
+    Asymmetry,
+    ConditionSummary,
+    Metric,
+    QualityCode,
+    QualityFlag,
+    Side,
+    SideValue,
+    Surface,
+    TrialType,
+    Vision,
+    make_flag,
+)
 
 MDC_Z = 1.96
 DEFAULT_CV_PCT: Mapping[str, float] = {
@@ -37,87 +48,27 @@ DEFAULT_CV_PCT: Mapping[str, float] = {
     "sway_area_95": 20.0,
     "tts": 15.0,
 }
-HOLD_TYPES = ("single_leg_hold", "double_leg_hold")
-LANDING_TYPES = ("step_down", "hop_stabilize")
+HOLD_TYPES = (TrialType.SINGLE_LEG_HOLD, TrialType.DOUBLE_LEG_HOLD)
+LANDING_TYPES = (TrialType.STEP_DOWN, TrialType.HOP_STABILIZE)
 MIN_HOLDS = 3
 MIN_LANDINGS = 5
 
 
 class SideTrial(Protocol):
-    """What the aggregation needs of an analysed trial (analysis.TrialAnalysis has it)."""
+    """What the aggregation needs of an analysed trial (model.TrialAnalysis has it)."""
 
     @property
-    def trial_type(self) -> str: ...
+    def trial_type(self) -> TrialType: ...
     @property
-    def side(self) -> str: ...
+    def side(self) -> Side: ...
     @property
-    def surface(self) -> str: ...
+    def surface(self) -> Surface: ...
     @property
-    def vision(self) -> str: ...
+    def vision(self) -> Vision: ...
     @property
     def valid(self) -> bool: ...
     @property
     def metrics(self) -> Mapping[str, Metric]: ...
-
-
-@dataclass(frozen=True)
-class SideValue:
-    """A side's session value of one metric: mean of `n` valid trial values (None if n = 0)."""
-
-    value: float | None
-    unit: str
-    n: int
-    quality: tuple[QualityFlag, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"value": self.value, "unit": self.unit, "n": self.n}
-        if self.quality:
-            out["quality"] = [f.to_dict() for f in self.quality]
-        return out
-
-
-@dataclass(frozen=True)
-class Asymmetry:
-    """Left/right asymmetry of one metric (see the module docstring for the definitions)."""
-
-    percent: float | None
-    log_ratio: float | None
-    mdc95: float | None
-    mdc95_pct: float | None
-    cv_pct: float | None
-    flagged: bool | None
-    quality: tuple[QualityFlag, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "value": self.percent,
-            "unit": "%",
-            "flagged": self.flagged,
-            "mdc95": self.mdc95,
-            "mdc95_pct": self.mdc95_pct,
-        }
-        if self.quality:
-            out["quality"] = [f.to_dict() for f in self.quality]
-        return out
-
-
-@dataclass(frozen=True)
-class ConditionSummary:
-    """One condition: per-side values per metric key, and the asymmetry where both sides exist."""
-
-    sides: Mapping[str, Mapping[str, SideValue]]
-    asymmetry: Mapping[str, Asymmetry] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            side: {k: v.to_dict() for k, v in values.items()} for side, values in self.sides.items()
-        }
-        if self.asymmetry:
-            out["asymmetry"] = {k: a.to_dict() for k, a in self.asymmetry.items()}
-            out["asymmetry_log_ratio"] = {
-                k: {"value": a.log_ratio, "unit": "1"} for k, a in self.asymmetry.items()
-            }
-        return out
 
 
 # ---------------------------------------------------------------- formulas
@@ -170,7 +121,7 @@ def condition_key(trial: SideTrial) -> str:
     return f"{trial.trial_type}/{trial.surface}/{trial.vision}"
 
 
-def minimum_trials(trial_type: str) -> int:
+def minimum_trials(trial_type: TrialType) -> int:
     """Recommended valid trials per side: 3 for holds, 5 for landings (1 otherwise)."""
     if trial_type in LANDING_TYPES:
         return MIN_LANDINGS
@@ -196,9 +147,9 @@ def summarize_condition(
 ) -> ConditionSummary:
     """Per-side values of every metric key of the valid `trials`, and L/R asymmetry."""
     minimum = minimum_trials(trials[0].trial_type) if trials else 1
-    by_side: dict[str, dict[str, list[Metric]]] = {}
+    by_side: dict[Side, dict[str, list[Metric]]] = {}
     for trial in trials:
-        per_side = by_side.setdefault(str(trial.side), {})
+        per_side = by_side.setdefault(trial.side, {})
         for key, metric in trial.metrics.items():
             per_side.setdefault(key, [])
             if trial.valid:
@@ -209,7 +160,7 @@ def summarize_condition(
     }
     cvs = {**DEFAULT_CV_PCT, **(typical_cv_pct or {})}
     asymmetry: dict[str, Asymmetry] = {}
-    left, right = sides.get("left", {}), sides.get("right", {})
+    left, right = sides.get(Side.LEFT, {}), sides.get(Side.RIGHT, {})
     for key in left.keys() & right.keys():
         lv, rv = left[key].value, right[key].value
         if lv is not None and rv is not None:
@@ -226,7 +177,7 @@ def summarize(
     """
     groups: dict[str, list[SideTrial]] = {}
     for trial in trials:
-        if trial.trial_type == "calibration":
+        if trial.trial_type is TrialType.CALIBRATION:
             continue
         groups.setdefault(condition_key(trial), []).append(trial)
     return {key: summarize_condition(group, typical_cv_pct) for key, group in groups.items()}

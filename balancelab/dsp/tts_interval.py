@@ -27,8 +27,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from balancelab.dsp.results import Interval
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, Interval
 
 METHOD = "block_bootstrap"
 DEFAULT_REPLICATES = 100

@@ -21,13 +21,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from balancelab.dsp.analysis import SessionAnalysis, analyze_session
+from balancelab.dsp.analysis import analyze_session
 from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
 from balancelab.formats.bids import STATUS_RECORDING
 from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
 from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
 from balancelab.formats.importers import import_file, is_one_export
-from balancelab.model import Session, Trial, TrialType
+from balancelab.model import Session, SessionAnalysis, Trial, TrialType
 
 IN_FLIGHT_PER_JOB = 2
 """Sessions submitted but not yet given back, per worker process: enough to keep each worker

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from balancelab.errors import BalancelabError, DatasetError, FormatError, InvalidArgumentError
 from balancelab.formats.bids import StreamPaths, write_json_atomic
-from balancelab.formats.bids_writer import StreamSpec, open_session
+from balancelab.formats.bids_writer import open_session
 from balancelab.formats.dataset import (
     DESCRIPTION,
     Participant,
@@ -27,7 +27,7 @@ from balancelab.formats.importers import (
     import_file,
     importable_files,
 )
-from balancelab.model import UNKNOWN_START_UTC, Recording, Session, Trial, session_label
+from balancelab.model import UNKNOWN_START_UTC, Recording, Session, StreamSpec, Trial, session_label
 from balancelab.sim import Truth, simulate_session
 
 WRITE_BATCH_SAMPLES = 2000

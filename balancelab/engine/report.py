@@ -15,11 +15,19 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 
-from balancelab.dsp.analysis import RecordingAnalysis, TrialAnalysis
-from balancelab.dsp.quality import QualityCode, QualityFlag
-from balancelab.dsp.results import Metric
-from balancelab.dsp.symmetry import Asymmetry, SideValue, condition_key, minimum_trials
+from balancelab.dsp.symmetry import LANDING_TYPES, condition_key, minimum_trials
 from balancelab.engine.analyze import AnalysedSession
+from balancelab.model import (
+    Side,
+    TrialType,
+    Asymmetry,
+    Metric,
+    QualityCode,
+    QualityFlag,
+    RecordingAnalysis,
+    SideValue,
+    TrialAnalysis,
+)
 
 WIDTH = 80
 HOLD_KEYS = (
@@ -205,7 +213,7 @@ def _trial_cells(number: int, trial: TrialAnalysis) -> list[str]:
 
 
 def _metric_fields(trial: TrialAnalysis, tracked_point: str) -> list[str]:
-    landing = trial.trial_type in ("step_down", "hop_stabilize")
+    landing = trial.trial_type in LANDING_TYPES
     keys: tuple[str, ...] = LANDING_KEYS if landing else HOLD_KEYS
     if tracked_point == "board":  # touch-downs are detected from the body or a plate only
         keys = tuple(k for k in keys if k != "touchdowns")
@@ -266,7 +274,7 @@ def asymmetry_words(key: str, asym: Asymmetry) -> tuple[str, str]:
     return text + ",", f"{verdict} the test's noise (MDC {mdc:.{digits}f} %)"
 
 
-def _unsettled(trials: Sequence[TrialAnalysis], condition: str, side: str, key: str) -> int:
+def _unsettled(trials: Sequence[TrialAnalysis], condition: str, side: Side, key: str) -> int:
     """Valid trials of `condition` and `side` whose `key` never settled (left out of the mean)."""
     return sum(
         1
@@ -284,7 +292,7 @@ def summary_lines(recording: RecordingAnalysis) -> list[str]:
     lines: list[str] = []
     for condition, summary in recording.summary.items():
         trial_type, surface, vision = (*condition.split("/"), "", "")[:3]
-        minimum = minimum_trials(trial_type)
+        minimum = minimum_trials(TrialType(trial_type))
         keys = [k for k in SUMMARY_KEYS if any(k in v for v in summary.sides.values())]
         if not keys:
             continue

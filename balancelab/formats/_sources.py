@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from balancelab.errors import FormatError
+from balancelab.formats._reading import line_at, os_error
 
 # A 1-hour 500-Hz export with 10 channels and a time column, written as phyphox does
 # ("9.806650000E0", ~14 characters and a separator a cell), is 1.8 M rows x 11 cells x 15 B
@@ -67,14 +68,6 @@ def check_size(size_bytes: int, where: str) -> None:
         )
 
 
-def os_error(exc: OSError, path: Path) -> FormatError:
-    return FormatError(
-        f"cannot read the file: {exc.strerror or exc}",
-        path=str(path),
-        advice="Check that the path exists and that you may read it.",
-    )
-
-
 class CheckedStream(io.RawIOBase):
     """UTF-8 text bytes of one file or member, checked block by block (a BOM is dropped).
 
@@ -111,7 +104,7 @@ class CheckedStream(io.RawIOBase):
             data = self._inner.read(min(len(buffer), BLOCK_BYTES))
         except ZIP_ERRORS as exc:
             if self._member is None and isinstance(exc, OSError):
-                raise FormatError(f"cannot read the file: {exc}", path=self.where) from None
+                raise os_error(exc, self.where) from None
             raise damaged_member(exc, self.where) from None
         first = self.offset == 0
         self._check(data)
@@ -170,7 +163,7 @@ class CheckedStream(io.RawIOBase):
             )
 
     def _line(self, data: bytes, at: int) -> int:
-        return self._newlines + data.count(b"\n", 0, at) + 1
+        return line_at(data, at, self._newlines + 1)
 
 
 class _CountingFile(io.RawIOBase):

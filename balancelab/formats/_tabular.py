@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from balancelab.errors import FormatError, InvalidArgumentError
+from balancelab.formats._reading import is_number, os_error, shifted_decimal
 from balancelab.formats._sources import (
     BLOCK_BYTES,
     ZIP_ERRORS,
     CheckedStream,
     Source,
     check_size,
-    os_error,
 )
 from balancelab.model import STANDARD_GRAVITY_MS2, ChannelType, FloatArray
 
@@ -35,7 +35,6 @@ DELIMITERS = ("\t", ";", ",")
 DELIMITER_NAMES: Mapping[str, str] = {"\t": "tab", ";": "semicolon", ",": "comma"}
 _SEP_DIRECTIVE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
 _NAN_TOKENS = frozenset({"", "nan", "n/a", "na"})
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 # unit -> (dimension, factor to SI)
 UNITS: Mapping[str, tuple[str, float]] = {
     "s": ("time", 1.0),
@@ -712,7 +711,7 @@ def to_number(cell: str, decimal_comma: bool) -> float | None:
         return math.nan
     if decimal_comma:
         text = text.replace(",", ".")
-    if not _NUMBER.fullmatch(text):
+    if not is_number(text):
         return None
     value = float(text)
     return value if math.isfinite(value) else None
@@ -1032,7 +1031,6 @@ def _start(edges: np.ndarray, row: int, column: int, n_columns: int) -> int:
 
 def _shifted_value(text: str, shift: int) -> float:
     """A plain number with an exponent, / 10**shift on that exponent (rounded once)."""
-    if not _NUMBER.fullmatch(text):
+    if not is_number(text):
         raise ValueError(text)
-    mantissa, _, exponent = text.lower().partition("e")
-    return float(f"{mantissa}e{int(exponent) - shift}")
+    return shifted_decimal(text, shift)

@@ -31,10 +31,48 @@ from typing import Any
 
 from balancelab import __version__
 from balancelab.errors import DatasetError, FormatError
+from balancelab.formats._reading import decode_text, is_number, read_bytes, shifted_decimal
 from balancelab.model import ChannelType, Outcome, Side, Surface, Trial, TrialType, Vision
 
 if sys.platform != "win32":
     import fcntl
+
+__all__ = [
+    "BIDS_VERSION",
+    "CHANNELS_COLUMNS",
+    "EVENTS_COLUMNS",
+    "FORMAT_VERSION",
+    "NA",
+    "READABLE_UNITS",
+    "REQUIRED_CHANNELS_COLUMNS",
+    "SOFTWARE_VERSION",
+    "STATUS_COMPLETE",
+    "STATUS_RECORDING",
+    "STATUS_RECOVERED",
+    "TIME_CHANNEL",
+    "Calibration",
+    "MotionName",
+    "SessionLock",
+    "StreamPaths",
+    "StreamStats",
+    "UnitConversion",
+    "decode_text",
+    "events_json",
+    "events_tsv_text",
+    "finalize_stream",
+    "format_cell",
+    "fsync_dir",
+    "is_number",
+    "is_temporary",
+    "parse_cell",
+    "parse_motion_name",
+    "read_bytes",
+    "read_json",
+    "shifted_decimal",
+    "write_json_atomic",
+    "write_text_atomic",
+    "written_conversion",
+]
 
 FORMAT_VERSION = 1
 BIDS_VERSION = "1.9.0"
@@ -56,7 +94,6 @@ CHANNELS_COLUMNS = (
 REQUIRED_CHANNELS_COLUMNS = ("name", "component", "type", "tracked_point", "units")
 EVENTS_COLUMNS = ("onset", "duration", "trial_type", "side", "surface", "vision", "outcome")
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _MOTION_NAME = re.compile(
     r"sub-(?P<athlete>[A-Za-z0-9]+)_ses-(?P<session>[A-Za-z0-9]+)_task-(?P<task>[A-Za-z0-9]+)"
     r"_tracksys-(?P<tracksys>[A-Za-z0-9]+)_motion\.tsv"
@@ -139,11 +176,6 @@ def _decimal_text(number: Decimal) -> str:
     return format(number, "f") if -7 <= number.adjusted() <= 15 else format(number, "e")
 
 
-def is_number(text: str) -> bool:
-    """True for a plain decimal number (optionally with exponent); no nan, inf or separators."""
-    return _NUMBER.fullmatch(text) is not None
-
-
 def parse_cell(text: str, conv: UnitConversion, path: Path, line: int, column: str) -> float:
     """One on-disk cell as an SI float; `n/a` -> NaN; anything else not a plain number raises."""
     if text == NA:
@@ -164,18 +196,6 @@ def _to_si(text: str, conv: UnitConversion) -> float:
     if conv.decimal_shift:
         return shifted_decimal(text, conv.decimal_shift)
     return float(text)
-
-
-def shifted_decimal(text: str, decimal_shift: int) -> float:
-    """The plain number `text` times 10**-decimal_shift, correctly rounded once to a float.
-
-    The shift moves the decimal exponent of the text (exact), then float() rounds: no
-    intermediate rounding, whatever the number of digits.
-    """
-    if "e" not in text and "E" not in text:
-        return float(f"{text}e{-decimal_shift}")
-    mantissa, _, exponent = text.lower().partition("e")
-    return float(f"{mantissa}e{int(exponent) - decimal_shift}")
 
 
 @dataclass(frozen=True)
@@ -313,24 +333,6 @@ def fsync_dir(folder: Path) -> None:
 def is_temporary(path: Path) -> bool:
     """True for a temporary file left behind by `write_text_atomic`."""
     return re.fullmatch(r"\..+\.\d+\.tmp", path.name) is not None
-
-
-def read_bytes(path: Path) -> bytes:
-    """A file's bytes; an unreadable or missing file raises FormatError."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"cannot read the file: {exc.strerror or exc}", path=str(path)) from exc
-
-
-def decode_text(data: bytes, path: Path) -> str:
-    """UTF-8 text of a file's bytes (a leading byte-order mark, as spreadsheet programs write,
-    is dropped); bad bytes raise FormatError naming the line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FormatError("bytes that are not UTF-8 text", path=str(path), line=line) from exc
 
 
 def _reject_constant(name: str) -> Any:

@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -55,10 +55,9 @@ from balancelab.formats.dataset import (
     tidy_session,
 )
 from balancelab.model import (
-    Channel,
-    DeviceInfo,
     FloatArray,
     Matrix3,
+    StreamSpec,
     Trial,
     check_label,
     session_label,
@@ -70,34 +69,6 @@ _KEPT_ADVICE = (
     " are kept and balancelab recovers the session at the next start."
 )
 SECONDS = READABLE_UNITS["LATENCY"]["s"]
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """One sensor's stream: tracksys label, channels (SI units), nominal rate (Hz), metadata."""
-
-    tracksys: str
-    channels: tuple[Channel, ...]
-    nominal_fs_hz: float
-    device: DeviceInfo = field(default_factory=DeviceInfo)
-    sensor_to_segment: Mapping[str, Matrix3] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_label("tracksys", self.tracksys)
-        if not self.nominal_fs_hz > 0:
-            raise InvalidArgumentError(f"nominal_fs_hz must be > 0, got {self.nominal_fs_hz}")
-        names = [c.name for c in self.channels]
-        if not names or len(set(names)) != len(names) or TIME_CHANNEL in names:
-            raise InvalidArgumentError(
-                f"channels of {self.tracksys!r} must be non-empty, unique and not 'time': {names}"
-            )
-        for channel in self.channels:
-            expected = written_conversion(channel.type, channel.component).si_unit
-            if channel.units != expected:
-                raise InvalidArgumentError(
-                    f"channel {channel.name!r} has units {channel.units!r}; in memory"
-                    f" {channel.type} values must be in {expected}"
-                )
 
 
 @dataclass

@@ -17,8 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from balancelab.formats.bids_writer import StreamSpec
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, StreamSpec
 
 Clock = Callable[[], float]
 """Returns the host time in s (monotonic); injected so tests can run faster than real time."""

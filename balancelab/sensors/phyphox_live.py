@@ -43,8 +43,7 @@ from balancelab.devices.phyphox import (
 )
 from balancelab.devices.timing import ClockMapper
 from balancelab.errors import DecodeError, Trouble
-from balancelab.formats.bids_writer import StreamSpec
-from balancelab.model import Channel, ChannelType, DeviceInfo, FloatArray
+from balancelab.model import Channel, ChannelType, DeviceInfo, FloatArray, StreamSpec
 from balancelab.sensors.base import (
     Clock,
     SampleBatch,

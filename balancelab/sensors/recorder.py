@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from balancelab.errors import BalancelabError, DatasetError
-from balancelab.formats.bids_writer import RecordingWriter, StreamSpec, open_session
-from balancelab.model import Trial
+from balancelab.formats.bids_writer import RecordingWriter, open_session
+from balancelab.model import StreamSpec, Trial
 from balancelab.sensors.base import SampleBatch, SourceEvent, SourceState
 
 DEFAULT_SYNC_EVERY_S = 0.25

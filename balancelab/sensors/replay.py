@@ -19,8 +19,7 @@ import numpy as np
 
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.formats.bids_reader import read_recording, read_session
-from balancelab.formats.bids_writer import StreamSpec
-from balancelab.model import Recording, Session, Trial
+from balancelab.model import Recording, Session, StreamSpec, Trial
 from balancelab.sensors.base import (
     Clock,
     SampleBatch,

@@ -26,8 +26,7 @@ from balancelab.devices.polar_control import MeasurementType
 from balancelab.devices.stream_state import MAX_FILL_S, AccGyroMerger, Timeline, gap_rows
 from balancelab.devices.timing import ClockMapper, HostTimestamper, SequenceTracker, Unwrapper
 from balancelab.errors import DecodeError, InvalidArgumentError, SensorProtocolError
-from balancelab.formats.bids_writer import StreamSpec
-from balancelab.model import Channel, ChannelType, FloatArray, imu_channels
+from balancelab.model import Channel, ChannelType, FloatArray, StreamSpec, imu_channels
 from balancelab.sensors.base import SampleBatch, SourceStats
 
 

@@ -35,8 +35,7 @@ from balancelab.errors import (
     SensorProtocolError,
     Trouble,
 )
-from balancelab.formats.bids_writer import StreamSpec
-from balancelab.model import TRACKED_POINTS, DeviceInfo
+from balancelab.model import TRACKED_POINTS, DeviceInfo, StreamSpec
 from balancelab.sensors.base import Clock, SourceSink, SourceState, SourceStats, monotonic_clock
 from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver
 from balancelab.sensors.ble.gatt import Advertisement, BleBackend, Link, find

@@ -1,4 +1,4 @@
-"""Core data: channels, trials, recordings and sessions. No I/O.
+"""Recorded data: channels, stream specs, trials, recordings and sessions. No I/O.
 
 In memory every value is SI: time in s, acceleration in m/s^2, angular velocity in rad/s,
 magnetic field in T, position in m, orientation angles in rad (quaternions unitless).
@@ -146,7 +146,7 @@ class Channel:
                 f"tracked_point {tracked_point!r} is not one of {', '.join(TRACKED_POINTS)}"
             )
         name = f"{tracked_point}_{QUANTITY_NAMES[type]}_{component}"
-        units = "n/a" if component.startswith("quat") else SI_UNITS[type]
+        units = si_unit(type, component)
         return cls(name, type, component, tracked_point, units)
 
 
@@ -201,6 +201,48 @@ class DeviceInfo:
     address: str | None = None
     firmware: str | None = None
     battery_pct: float | None = None
+
+
+TIME_CHANNEL = "time"
+"""The time column of a motion stream: no channel may take its name."""
+
+
+def si_unit(type_: ChannelType, component: str) -> str:
+    """The in-memory unit of a channel (quaternion components are unitless, `n/a`)."""
+    return "n/a" if component.startswith("quat") else SI_UNITS[type_]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One sensor's stream: tracksys label, channels (SI units), nominal rate (Hz), metadata."""
+
+    tracksys: str
+    channels: tuple[Channel, ...]
+    nominal_fs_hz: float
+    device: DeviceInfo = field(default_factory=DeviceInfo)
+    sensor_to_segment: Mapping[str, Matrix3] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_label("tracksys", self.tracksys)
+        if not self.nominal_fs_hz > 0:
+            raise InvalidArgumentError(f"nominal_fs_hz must be > 0, got {self.nominal_fs_hz}")
+        names = [c.name for c in self.channels]
+        if not names or len(set(names)) != len(names) or TIME_CHANNEL in names:
+            raise InvalidArgumentError(
+                f"channels of {self.tracksys!r} must be non-empty, unique and not 'time': {names}"
+            )
+        for channel in self.channels:
+            if channel.component.startswith("quat") and channel.type is not ChannelType.ORNT:
+                raise InvalidArgumentError(
+                    f"channel {channel.name!r} is a quaternion component of type {channel.type};"
+                    f" only {ChannelType.ORNT} channels hold quaternions"
+                )
+            expected = si_unit(channel.type, channel.component)
+            if channel.units != expected:
+                raise InvalidArgumentError(
+                    f"channel {channel.name!r} has units {channel.units!r}; in memory"
+                    f" {channel.type} values must be in {expected}"
+                )
 
 
 @dataclass(frozen=True, eq=False)
