@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from balancelab.cli import main
-from balancelab.dsp.results import Metric
 from balancelab.dsp.symmetry import compute_asymmetry
 from balancelab.engine.jobs import simulate_to_dataset
 from balancelab.engine.report import LABELS, describe_asymmetry, metric_text
+from balancelab.model import Metric
 from tests.support import REPO_ROOT, SHARED_DATA
 
 RECORDINGS = REPO_ROOT / "recordings"

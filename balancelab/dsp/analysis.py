@@ -57,11 +57,14 @@ from balancelab.model import (
     QualityCode,
     QualityFlag,
     Recording,
+    RecordingAnalysis,
     Session,
+    SessionAnalysis,
     SettingValue,
     Side,
     Surface,
     Trial,
+    TrialAnalysis,
     TrialType,
     Vision,
     make_flag,
@@ -335,6 +338,7 @@ def _trial(
     touchdowns: tuple[float, ...],
     metrics: Mapping[str, Metric],
     settings: Mapping[str, SettingValue],
+    *,
     impact_s: float | None = None,
 ) -> TrialAnalysis:
     tr = window.trial
@@ -648,7 +652,7 @@ def _analyze_landing(
         pre_landing=pre_landing,
         s=s,
     )
-    return _trial(window, flags, (), metrics, settings, recorded_s)
+    return _trial(window, flags, (), metrics, settings, impact_s=recorded_s)
 
 
 def _is_quiet_hold(trial: Trial, result: TrialAnalysis) -> bool:
@@ -760,7 +764,5 @@ def analyze_session(
         result = analyze_recording(rec, settings=s, impacts_s=impacts or None)
         analyses[rec.tracksys] = result
         if not impacts and result.tracked_point in ("lowback", "sternum"):
-            impacts = {
-                i: t.impact_s for i, t in enumerate(result.trials) if t.impact_s is not None
-            }
+            impacts = {i: t.impact_s for i, t in enumerate(result.trials) if t.impact_s is not None}
     return SessionAnalysis(tuple(analyses[r.tracksys] for r in session.recordings))

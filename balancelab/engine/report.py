@@ -18,15 +18,15 @@ from collections.abc import Mapping, Sequence
 from balancelab.dsp.symmetry import LANDING_TYPES, condition_key, minimum_trials
 from balancelab.engine.analyze import AnalysedSession
 from balancelab.model import (
-    Side,
-    TrialType,
     Asymmetry,
     Metric,
     QualityCode,
     QualityFlag,
     RecordingAnalysis,
+    Side,
     SideValue,
     TrialAnalysis,
+    TrialType,
 )
 
 WIDTH = 80

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from balancelab.dsp.analysis import AnalysisSettings, analyze_recording, analyze_session
-from balancelab.dsp.quality import QualityCode
-from balancelab.model import STANDARD_GRAVITY_MS2, Side, Surface, TrialType, Vision
+from balancelab.model import STANDARD_GRAVITY_MS2, QualityCode, Side, Surface, TrialType, Vision
 from balancelab.sim import (
     AthleteParams,
     Scenario,

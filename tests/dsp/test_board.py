@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from balancelab.dsp import board
-from balancelab.dsp.quality import QualityCode
 from balancelab.errors import InvalidArgumentError
+from balancelab.model import QualityCode
 
 FS = 100.0
 

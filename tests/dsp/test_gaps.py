@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancelab.dsp.analysis import TrialAnalysis, analyze_recording, analyze_session
-from balancelab.dsp.quality import QualityCode
+from balancelab.dsp.analysis import analyze_recording, analyze_session
 from balancelab.dsp.sway import (
     jerk,
     jerk_over,
@@ -22,7 +21,7 @@ from balancelab.dsp.sway import (
     power_frequencies_over,
 )
 from balancelab.formats.bids_reader import read_session
-from balancelab.model import Recording, Side, TrialType
+from balancelab.model import QualityCode, Recording, Side, TrialAnalysis, TrialType
 from balancelab.sim import Scenario, TrialSpec, force_plate, lowback_imu, simulate_session
 
 RECORDINGS = Path(__file__).resolve().parents[2] / "recordings"

@@ -8,12 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from balancelab.dsp.quality import (
-    QualityCode,
     detect_outside_recording,
     detect_overlaps,
     detect_rate_mismatch,
     median_rate_hz,
 )
+from balancelab.model import QualityCode
 
 TOLERANCE_S = 0.1
 times = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False)

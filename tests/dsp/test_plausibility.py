@@ -10,18 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancelab.dsp.analysis import TrialAnalysis, analyze_recording, analyze_session
+from balancelab.dsp.analysis import analyze_recording, analyze_session
 from balancelab.dsp.plausibility import rotation_range_deg, sustained_acceleration_s
-from balancelab.dsp.quality import QualityCode
 from balancelab.formats.bids_reader import read_session
 from balancelab.formats.import_forceplate import import_forceplate
 from balancelab.model import (
     STANDARD_GRAVITY_MS2,
     FloatArray,
+    QualityCode,
     Recording,
     Side,
     Surface,
     Trial,
+    TrialAnalysis,
     TrialType,
     Vision,
     imu_channels,

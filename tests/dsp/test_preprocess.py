@@ -10,8 +10,8 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from balancelab.dsp import preprocess
-from balancelab.dsp.quality import QualityCode
 from balancelab.errors import InvalidArgumentError
+from balancelab.model import QualityCode
 
 FS = 100.0
 G = 9.80665

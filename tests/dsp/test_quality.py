@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from balancelab.dsp import quality
-from balancelab.dsp.quality import QualityCode, make_flag
-from balancelab.dsp.results import Metric, per_second_unit, squared_unit
+from balancelab.dsp.results import per_second_unit, squared_unit
 from balancelab.errors import InvalidArgumentError
+from balancelab.model import Metric, QualityCode, make_flag
 
 
 def test_every_code_has_a_message() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from balancelab.dsp import board, preprocess, sway
 from balancelab.dsp.quality import INT16_RAILS
-from balancelab.dsp.results import Metric
+from balancelab.model import Metric
 
 SETTINGS = settings(max_examples=60, deadline=None)
 RATES = st.sampled_from([1.0, 20.0, 50.0, 100.0, 128.0, 1000.0])

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from balancelab.dsp import stabilization
-from balancelab.dsp.quality import QualityCode
 from balancelab.dsp.stabilization import (
     QuietReference,
     choose_reference,
@@ -22,7 +21,7 @@ from balancelab.dsp.stabilization import (
     tts_ross_polynomial,
 )
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import STANDARD_GRAVITY_MS2
+from balancelab.model import STANDARD_GRAVITY_MS2, QualityCode
 from balancelab.sim import compute_settling_time, simulate_session
 
 FS = 100.0

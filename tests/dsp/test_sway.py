@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from balancelab.dsp import sway
-from balancelab.dsp.quality import QualityCode
 from balancelab.errors import InvalidArgumentError
+from balancelab.model import QualityCode
 
 FS = 100.0
 

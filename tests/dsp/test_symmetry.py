@@ -9,8 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from balancelab.dsp.quality import QualityCode, make_flag
-from balancelab.dsp.results import Metric
 from balancelab.dsp.sway import mean_velocity, prediction_ellipse
 from balancelab.dsp.symmetry import (
     asymmetry_percent,
@@ -21,16 +19,16 @@ from balancelab.dsp.symmetry import (
     summarize,
 )
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import Side, Surface, TrialType, Vision
+from balancelab.model import Metric, QualityCode, Side, Surface, TrialType, Vision, make_flag
 from balancelab.sim import AthleteParams, Scenario, TrialSpec, force_plate, simulate_session
 
 
 @dataclass(frozen=True)
 class FakeTrial:
-    trial_type: str
-    side: str
-    surface: str
-    vision: str
+    trial_type: TrialType
+    side: Side
+    surface: Surface
+    vision: Vision
     valid: bool
     metrics: Mapping[str, Metric]
 
@@ -40,8 +38,15 @@ def m(value: float | None, unit: str = "mm/s", method: str = "mean_velocity") ->
     return Metric(value, unit, method, {}, flags)
 
 
-def hold(side: str, value: float | None, valid: bool = True) -> FakeTrial:
-    return FakeTrial("single_leg_hold", side, "firm", "open", valid, {"mean_velocity": m(value)})
+def hold(side: Side, value: float | None, valid: bool = True) -> FakeTrial:
+    return FakeTrial(
+        TrialType.SINGLE_LEG_HOLD,
+        side,
+        Surface.FIRM,
+        Vision.OPEN,
+        valid,
+        {"mean_velocity": m(value)},
+    )
 
 
 def test_asymmetry_formulas() -> None:
@@ -74,9 +79,9 @@ def test_flag_only_beyond_mdc() -> None:
 
 
 def test_summary_means_valid_trials_and_flags_too_few() -> None:
-    trials = [hold("left", v) for v in (10.0, 11.0, 12.0)]
-    trials += [hold("right", 20.0), hold("right", 22.0), hold("right", 99.0, valid=False)]
-    trials += [hold("right", None)]
+    trials = [hold(Side.LEFT, v) for v in (10.0, 11.0, 12.0)]
+    trials += [hold(Side.RIGHT, 20.0), hold(Side.RIGHT, 22.0), hold(Side.RIGHT, 99.0, valid=False)]
+    trials += [hold(Side.RIGHT, None)]
     summary = summarize(trials)["single_leg_hold/firm/open"]
     left, right = summary.sides["left"]["mean_velocity"], summary.sides["right"]["mean_velocity"]
     assert left.value == pytest.approx(11.0) and left.n == 3 and not left.quality
@@ -95,8 +100,15 @@ def test_summary_means_valid_trials_and_flags_too_few() -> None:
 
 def test_landings_need_five_and_athlete_cv_overrides_default() -> None:
     trials = [
-        FakeTrial("step_down", side, "firm", "open", True, {"tts": m(v, "s", "moving_rms")})
-        for side, v in [("left", 1.0)] * 5 + [("right", 1.3)] * 4
+        FakeTrial(
+            TrialType.STEP_DOWN,
+            side,
+            Surface.FIRM,
+            Vision.OPEN,
+            True,
+            {"tts": m(v, "s", "moving_rms")},
+        )
+        for side, v in [(Side.LEFT, 1.0)] * 5 + [(Side.RIGHT, 1.3)] * 4
     ]
     summary = summarize(trials)["step_down/firm/open"]
     assert not summary.sides["left"]["tts"].quality
@@ -130,7 +142,9 @@ def _weak_left_sessions(seed: int) -> tuple[list[FakeTrial], float]:
             "sway_area_95": prediction_ellipse(ap, ml, unit="mm").metric(),
             "mean_velocity": mean_velocity(ap, ml, rec.nominal_fs_hz, unit="mm"),
         }
-        trials.append(FakeTrial(trial.trial_type, trial.side, "firm", "open", True, metrics))
+        trials.append(
+            FakeTrial(trial.trial_type, trial.side, Surface.FIRM, Vision.OPEN, True, metrics)
+        )
     return trials, truth.side_factors["left"] / truth.side_factors["right"]
 
 

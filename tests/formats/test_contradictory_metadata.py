@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from balancelab.cli import main
-from balancelab.dsp.analysis import SessionAnalysis, analyze_session
+from balancelab.dsp.analysis import analyze_session
 from balancelab.errors import FormatError
 from balancelab.formats.bids_reader import read_session
+from balancelab.model import SessionAnalysis
 from tests.support import REPO_ROOT
 
 DEMO_SESSION = REPO_ROOT / "recordings" / "sub-demo01" / "ses-20260907T073000"
