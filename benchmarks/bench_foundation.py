@@ -15,7 +15,6 @@ import numpy as np
 from balancelab.engine.jobs import write_session
 from balancelab.formats.bids_reader import (
     ChannelTable,
-    _read_samples,
     iter_motion_rows,
     read_channels,
     read_session,
@@ -23,6 +22,7 @@ from balancelab.formats.bids_reader import (
     stream_paths_of,
 )
 from balancelab.formats.dataset import Participant
+from balancelab.formats.motion_tsv import read_samples as _read_samples
 from balancelab.model import Side, TrialType
 from balancelab.sim import (
     Scenario,

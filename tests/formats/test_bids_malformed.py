@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from balancelab.errors import DatasetError, FormatError
 from balancelab.formats.bids import StreamPaths
 from balancelab.formats.bids_reader import (
-    _parse_well_formed,
     iter_motion_rows,
     read_channels,
     read_recording,
     read_session,
 )
 from balancelab.formats.dataset import ensure_dataset, iter_sessions, open_dataset
+from balancelab.formats.motion_tsv import _parse_well_formed
 from tests.formats.test_bids_roundtrip import write_example_session
 
 Edit = Callable[[StreamPaths], Path]

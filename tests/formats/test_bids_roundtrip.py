@@ -24,7 +24,6 @@ from balancelab.formats.bids import (
 )
 from balancelab.formats.bids_reader import (
     ChannelTable,
-    _parse_well_formed,
     iter_motion_rows,
     read_recording,
     read_session,
@@ -32,6 +31,7 @@ from balancelab.formats.bids_reader import (
 )
 from balancelab.formats.bids_writer import StreamSpec, open_session
 from balancelab.formats.dataset import Participant, iter_sessions, list_sessions
+from balancelab.formats.motion_tsv import _parse_well_formed
 from balancelab.model import (
     Channel,
     ChannelType,
