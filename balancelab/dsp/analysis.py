@@ -1,10 +1,7 @@
 """The one analysis entry: a recording (or session) in, per-trial metrics and a summary out.
 
-Per tracked point the 2-D trace (AP, ML) is built as science/METRICS.md says: resampled to a
-uniform `fs_hz` grid without bridging gaps > `max_gap_s`; COP in mm (mean removed per window),
-board tilt in deg (orientation.estimate_tilt), body horizontal acceleration in m/s^2 (static
-tilt correction from a quiet window, linear detrend for holds); zero-lag 4th-order low-pass at
-10 Hz (COP, board) or 3.5 Hz (body). Holds: from onset + 2 s to the end (≤ 30 s). Landings:
+Each recording is prepared by `signals` (its trace on the analysis grid). Holds: from onset + 2 s
+to the end (≤ 30 s), COP mean removed per window, body acceleration linearly detrended. Landings:
 from the detected impact, ≤ 10 s: tts, peak_acc and dpsi. A trial with a gap, saturation or too
 short a window is reported with its flags and `valid` False; its metrics keep their own flags.
 
@@ -19,14 +16,13 @@ the sidecar one declared number, and the analysis resamples by time anyway.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from balancelab.dsp import (
     board,
     events,
-    orientation,
     plausibility,
     stabilization,
     sway,
@@ -36,21 +32,25 @@ from balancelab.dsp.preprocess import (
     detrend_linear,
     finite_segments,
     gravity_alignment,
-    horizontal_acceleration,
-    lowpass,
-    resample_uniform,
 )
 from balancelab.dsp.quality import (
-    RATE_TOLERANCE,
     detect_outside_recording,
     detect_overlaps,
     detect_rate_mismatch,
     detect_saturation,
     median_rate_hz,
 )
-from balancelab.errors import InvalidArgumentError
+from balancelab.dsp.settings import AnalysisSettings
+from balancelab.dsp.signals import (
+    Signals,
+    body_trace,
+    grid_fs,
+    prepare_signals,
+    rows_in,
+    tracked_point,
+    window_trace,
+)
 from balancelab.model import (
-    COP_FORCE_CHANNEL,
     FloatArray,
     Metric,
     Outcome,
@@ -70,7 +70,6 @@ from balancelab.model import (
     make_flag,
 )
 
-ANALYSIS_VERSION = "3"
 # Cut out of a TTS reference hold around each touch-down: (before, after) in s.
 TOUCHDOWN_EXCISE_S = (1.0, 2.0)
 INVALIDATING = (
@@ -88,149 +87,11 @@ PRE_LANDING_SETTLE_S = 1.0
 PRE_IMPACT_MARGIN_S = 1.0
 
 
-@dataclass(frozen=True)
-class AnalysisSettings:
-    """Every parameter of the analysis (recorded with each trial's result)."""
-
-    fs_hz: float = 100.0
-    max_gap_s: float = 0.1
-    filter_order: int = 4
-    cop_cutoff_hz: float = 10.0
-    board_cutoff_hz: float = 10.0
-    body_cutoff_hz: float = 3.5
-    hold_skip_s: float = 2.0
-    hold_max_s: float = 30.0
-    landing_max_s: float = 10.0
-    min_window_s: float = 5.0
-    gap_min_covered: float = 0.8
-    gap_min_segment_s: float = 10.0
-    landing_gap_free_s: float = 3.0
-    tts_method: stabilization.TtsMethod = "moving_rms"
-    tts_window_s: float = 0.5
-    tts_k_sd: float = 3.0
-    tts_min_excursion_s: float = stabilization.DEFAULT_MIN_EXCURSION_S
-    tilt_method: str = "mahony"
-    board_max_tilt_deg: float = 15.0
-    acc_range_ms2: float | None = None
-    # A trial may leave the samples or overlap its neighbour by this much (s) without a flag:
-    # events.tsv times are rounded, and a shorter stretch is not even a gap (max_gap_s).
-    trial_tolerance_s: float = 0.1
-    rate_tolerance: float = RATE_TOLERANCE
-    typical_cv_pct: Mapping[str, float] = field(default_factory=dict)
-
-    def record(self) -> dict[str, SettingValue]:
-        """The settings as stored with a result."""
-        out: dict[str, SettingValue] = {"version": ANALYSIS_VERSION}
-        out.update({k: v for k, v in asdict(self).items() if k != "typical_cv_pct"})
-        return out
-
-
-# ---------------------------------------------------------------- signals
-
-
-@dataclass(frozen=True)
-class _Signals:
-    """A recording on the uniform grid: trace (n, 2) AP/ML, raw acc (n, 3) or None, a plate's
-    vertical force (n,) in N or None.
-
-    COP and board traces are not yet low-passed (`cutoff_hz`): each analysed window is filtered
-    on its own (`_window_trace`), so what happens outside a trial (stepping off the plate or the
-    board) cannot ring into it through the filter.
-    """
-
-    point: str
-    unit: str
-    time_s: FloatArray
-    trace: FloatArray
-    acc: FloatArray | None
-    acc_raw_fs: float  # of the recording's own samples, from its time column (Hz)
-    cutoff_hz: float | None = None
-    force_n: FloatArray | None = None
-
-
-def _tracked_point(recording: Recording) -> str:
-    points = {c.tracked_point for c in recording.channels}
-    if len(points) != 1:
-        raise InvalidArgumentError(
-            f"a recording must hold one tracked point to analyse, got {sorted(points)}"
-        )
-    return points.pop()
-
-
-def _columns(recording: Recording, names: tuple[str, ...]) -> FloatArray:
-    return np.column_stack([recording.channel(n) for n in names])
-
-
-def _signals(recording: Recording, s: AnalysisSettings) -> _Signals:
-    point = _tracked_point(recording)
-    if point == "cop":
-        raw = 1000.0 * _columns(recording, ("cop_pos_y", "cop_pos_x"))  # AP = y, ML = x (mm)
-        has_force = recording.has_channel(COP_FORCE_CHANNEL)
-        if has_force:
-            raw = np.column_stack([raw, recording.channel(COP_FORCE_CHANNEL)])
-        grid = resample_uniform(recording.time_s, raw, s.fs_hz, s.max_gap_s)
-        return _Signals(
-            point,
-            "mm",
-            grid.time_s,
-            grid.values[:, :2],
-            None,
-            _raw_fs(recording),
-            s.cop_cutoff_hz,
-            grid.values[:, 2] if has_force else None,
-        )
-    acc_names = tuple(f"{point}_acc_{a}" for a in "xyz")
-    gyr_names = tuple(f"{point}_gyr_{a}" for a in "xyz")
-    has_gyr = all(recording.has_channel(n) for n in gyr_names)
-    raw = _columns(recording, acc_names + (gyr_names if has_gyr else ()))
-    grid = resample_uniform(recording.time_s, raw, s.fs_hz, s.max_gap_s)
-    matrix = np.asarray(recording.sensor_to_segment.get(point, np.eye(3)), dtype=np.float64)
-    acc = grid.values[:, :3] @ matrix.T
-    if point == "board":
-        method = s.tilt_method if has_gyr else "accelerometer"
-        gyr = grid.values[:, 3:6] if has_gyr else np.zeros_like(acc)
-        tilt = orientation.estimate_tilt(
-            grid.values[:, :3], gyr, s.fs_hz, sensor_to_segment=matrix, method=method
-        )
-        trace = np.column_stack([tilt.pitch_deg, tilt.roll_deg])
-        return _Signals(
-            point, "deg", grid.time_s, trace, acc, _raw_fs(recording), s.board_cutoff_hz
-        )
-    return _Signals(point, "m/s^2", grid.time_s, acc, acc, _raw_fs(recording))
-
-
-def _raw_fs(recording: Recording) -> float:
-    """The rate of the recording's samples (Hz): its time column's, the sidecar's if < 2 rows."""
-    return median_rate_hz(recording.time_s) or recording.nominal_fs_hz
-
-
-def _window_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
-    """A COP or board trace over `rows`, low-passed on its own (its unit)."""
-    piece = sig.trace[rows]
-    if sig.cutoff_hz is None or piece.shape[0] == 0:
-        return piece
-    return lowpass(piece, s.fs_hz, sig.cutoff_hz, s.filter_order)
-
-
-def _body_trace(acc: FloatArray, quiet: FloatArray, s: AnalysisSettings) -> FloatArray:
-    """Horizontal (AP, ML) acceleration, gravity aligned from `quiet`, low-passed (m/s^2)."""
-    finite = quiet[np.all(np.isfinite(quiet), axis=1)]
-    if finite.shape[0] < 2:
-        return np.full((acc.shape[0], 2), np.nan)
-    ap, ml = horizontal_acceleration(acc, gravity_alignment(finite))
-    return lowpass(np.column_stack([ap, ml]), s.fs_hz, s.body_cutoff_hz, s.filter_order)
-
-
-def _rows(time_s: FloatArray, start_s: float, stop_s: float) -> slice:
-    lo, hi = np.searchsorted(time_s, [start_s - 1e-9, stop_s - 1e-9])
-    return slice(int(lo), int(max(lo, hi)))
-
-
 # ---------------------------------------------------------------- per-trial flags
 
 
 def _window_flags(
-    sig: _Signals, rows: slice, recording: Recording, span: tuple[float, float], s: AnalysisSettings
+    sig: Signals, rows: slice, recording: Recording, span: tuple[float, float], s: AnalysisSettings
 ) -> tuple[QualityFlag, ...]:
     """A `gap` flag if any sample of `rows` is missing, and saturation (a landing's window)."""
     flags: list[QualityFlag] = []
@@ -242,12 +103,12 @@ def _window_flags(
 
 
 def _saturation_flags(
-    sig: _Signals, recording: Recording, span: tuple[float, float], s: AnalysisSettings
+    sig: Signals, recording: Recording, span: tuple[float, float], s: AnalysisSettings
 ) -> tuple[QualityFlag, ...]:
     """A saturation flag when the raw accelerometer clips within `span` (session clock, s)."""
     if sig.acc is None:
         return ()
-    flag = _saturation(recording.values[_rows(recording.time_s, *span), :3], s.acc_range_ms2)
+    flag = _saturation(recording.values[rows_in(recording.time_s, *span), :3], s.acc_range_ms2)
     return () if flag is None else (flag,)
 
 
@@ -364,11 +225,11 @@ def _trial(
 # ---------------------------------------------------------------- holds
 
 
-def _hold_trace(sig: _Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
+def _hold_trace(sig: Signals, rows: slice, s: AnalysisSettings) -> FloatArray:
     if sig.point in ("lowback", "sternum"):
         acc = sig.trace[rows]
-        return detrend_linear(_body_trace(acc, acc, s))
-    piece = _window_trace(sig, rows, s)
+        return detrend_linear(body_trace(acc, acc, s))
+    piece = window_trace(sig, rows, s)
     return piece - np.nanmean(piece, axis=0) if sig.point == "cop" and piece.size else piece
 
 
@@ -418,31 +279,26 @@ def _board_metrics(tilt: FloatArray, fs: float, s: AnalysisSettings) -> dict[str
     }
 
 
-def _touchdowns(sig: _Signals, rows: slice, trace: FloatArray) -> tuple[float, ...]:
+def _touchdowns(sig: Signals, rows: slice, trace: FloatArray) -> tuple[float, ...]:
     """Touch-down times (session clock, s) of a single-leg hold: body IMU, else plate force,
     else COP (`events.detect_touchdowns`)."""
     if sig.point == "board":
         return ()
     if sig.acc is not None:
-        times = events.detect_touchdowns(sig_fs(sig), acc_ms2=sig.acc[rows])
+        times = events.detect_touchdowns(grid_fs(sig), acc_ms2=sig.acc[rows])
     elif sig.force_n is not None:
-        times = events.detect_touchdowns(sig_fs(sig), force_n=sig.force_n[rows])
+        times = events.detect_touchdowns(grid_fs(sig), force_n=sig.force_n[rows])
     else:
         # The COP detector looks for the kink of the unfiltered COP: the low-pass smooths it.
-        times = events.detect_touchdowns(sig_fs(sig), cop=sig.trace[rows])
+        times = events.detect_touchdowns(grid_fs(sig), cop=sig.trace[rows])
     start = float(sig.time_s[rows.start]) if rows.stop > rows.start else 0.0
     return tuple(round(start + t, 4) for t in times)
 
 
-def sig_fs(sig: _Signals) -> float:
-    """The grid rate (Hz) of resampled signals."""
-    return float(1.0 / np.median(np.diff(sig.time_s))) if sig.time_s.size > 1 else 1.0
-
-
 def _analyze_hold(
-    sig: _Signals, window: events.TrialWindow, recording: Recording, s: AnalysisSettings
+    sig: Signals, window: events.TrialWindow, recording: Recording, s: AnalysisSettings
 ) -> tuple[TrialAnalysis, FloatArray]:
-    rows = _rows(sig.time_s, window.start_s, window.stop_s)
+    rows = rows_in(sig.time_s, window.start_s, window.stop_s)
     trace = _hold_trace(sig, rows, s)
     segments, flags = _hold_segments(trace, window, s)
     flags += _saturation_flags(sig, recording, (window.start_s, window.stop_s), s)
@@ -476,7 +332,7 @@ def _never_still(
 
 
 def _implausible(
-    sig: _Signals, rows: slice, metrics: Mapping[str, Metric], trial: Trial, s: AnalysisSettings
+    sig: Signals, rows: slice, metrics: Mapping[str, Metric], trial: Trial, s: AnalysisSettings
 ) -> tuple[QualityFlag, ...]:
     """`implausible` when the hold is beyond what a standing person can produce."""
     flag = plausibility.check_plausibility(
@@ -494,21 +350,21 @@ def _implausible(
 
 
 def _impact_s(
-    sig: _Signals, window: events.TrialWindow
+    sig: Signals, window: events.TrialWindow
 ) -> tuple[float | None, tuple[QualityFlag, ...]]:
     """Impact time (session clock, s): IMU impact detector, else the COP's fastest jump."""
-    rows = _rows(sig.time_s, window.start_s, window.stop_s)
+    rows = rows_in(sig.time_s, window.start_s, window.stop_s)
     if rows.stop - rows.start < 3:
         return None, (make_flag(QualityCode.TOO_SHORT, "no samples in the landing trial"),)
     start = float(sig.time_s[rows.start])
     if sig.acc is not None:
-        impact = events.detect_landing_impact(sig.acc[rows], sig_fs(sig))
+        impact = events.detect_landing_impact(sig.acc[rows], grid_fs(sig))
         return (None if impact.time_s is None else start + impact.time_s), impact.quality
     with np.errstate(invalid="ignore"):
         speed = np.linalg.norm(np.diff(sig.trace[rows], axis=0), axis=1)
     if not np.any(np.isfinite(speed)):
         return None, (make_flag(QualityCode.NAN_INPUT, "no COP to find the landing in"),)
-    return start + (int(np.nanargmax(speed)) + 1) / sig_fs(sig), ()
+    return start + (int(np.nanargmax(speed)) + 1) / grid_fs(sig), ()
 
 
 @dataclass(frozen=True)
@@ -526,36 +382,36 @@ class _Landing:
 
 
 def _landing(
-    sig: _Signals, window: events.TrialWindow, impact_s: float | None, s: AnalysisSettings
+    sig: Signals, window: events.TrialWindow, impact_s: float | None, s: AnalysisSettings
 ) -> _Landing:
     """The landing trial with its impact: `impact_s` if given (another sensor), else detected."""
     flags: tuple[QualityFlag, ...] = ()
     if impact_s is None:
         impact_s, flags = _impact_s(sig, window)
-    rows = _rows(sig.time_s, window.trial.onset_s, window.trial.end_s)
+    rows = rows_in(sig.time_s, window.trial.onset_s, window.trial.end_s)
     time_s, trace = sig.time_s[rows], _landing_trace(sig, rows, window, s)
-    after = trace[:0] if impact_s is None else trace[_rows(time_s, impact_s, window.trial.end_s)]
+    after = trace[:0] if impact_s is None else trace[rows_in(time_s, impact_s, window.trial.end_s)]
     if impact_s is None or after.shape[0] == 0:
         return _Landing(window, impact_s, flags, time_s, trace, trace[:0])
     stop, _ = _landing_stop(sig, window, impact_s, s)
-    level = stabilization.stable_level(trace[_rows(time_s, impact_s, stop)], s.fs_hz)
+    level = stabilization.stable_level(trace[rows_in(time_s, impact_s, stop)], s.fs_hz)
     start = window.trial.onset_s + PRE_LANDING_SETTLE_S
-    stance = trace[_rows(time_s, start, impact_s - PRE_IMPACT_MARGIN_S)] - level
+    stance = trace[rows_in(time_s, start, impact_s - PRE_IMPACT_MARGIN_S)] - level
     return _Landing(window, impact_s, flags, time_s, trace, stance)
 
 
 def _landing_trace(
-    sig: _Signals, rows: slice, window: events.TrialWindow, s: AnalysisSettings
+    sig: Signals, rows: slice, window: events.TrialWindow, s: AnalysisSettings
 ) -> FloatArray:
     """The trace over `rows` (body: tilt corrected from the trial's first QUIET_S)."""
     if sig.point not in ("lowback", "sternum"):
-        return _window_trace(sig, rows, s)
-    quiet = sig.trace[_rows(sig.time_s, window.trial.onset_s, window.trial.onset_s + QUIET_S)]
-    return _body_trace(sig.trace[rows], quiet, s)
+        return window_trace(sig, rows, s)
+    quiet = sig.trace[rows_in(sig.time_s, window.trial.onset_s, window.trial.onset_s + QUIET_S)]
+    return body_trace(sig.trace[rows], quiet, s)
 
 
 def _landing_stop(
-    sig: _Signals, window: events.TrialWindow, impact_s: float, s: AnalysisSettings
+    sig: Signals, window: events.TrialWindow, impact_s: float, s: AnalysisSettings
 ) -> tuple[float, tuple[QualityFlag, ...]]:
     """End of a landing's window (session clock, s) and a `gap_truncated` flag if a gap ends it.
 
@@ -563,10 +419,10 @@ def _landing_stop(
     makes the trial invalid); a later gap ends the window where it starts (science/METRICS.md).
     """
     stop = min(window.trial.end_s, impact_s + s.landing_max_s)
-    first = _rows(sig.time_s, impact_s, min(stop, impact_s + s.landing_gap_free_s))
+    first = rows_in(sig.time_s, impact_s, min(stop, impact_s + s.landing_gap_free_s))
     if not np.all(np.isfinite(sig.trace[first])):
         return stop, ()
-    rows = _rows(sig.time_s, impact_s + s.landing_gap_free_s, stop)
+    rows = rows_in(sig.time_s, impact_s + s.landing_gap_free_s, stop)
     lost = np.flatnonzero(~np.all(np.isfinite(sig.trace[rows]), axis=1))
     if lost.size == 0:
         return stop, ()
@@ -576,7 +432,7 @@ def _landing_stop(
 
 
 def _landing_metrics(
-    sig: _Signals,
+    sig: Signals,
     recording: Recording,
     *,
     trial: _Landing,
@@ -587,7 +443,7 @@ def _landing_metrics(
 ) -> dict[str, Metric]:
     window, onset, fs = trial.window, trial.window.trial.onset_s, s.fs_hz
     stop, _ = _landing_stop(sig, window, impact_s, s)
-    landing = trial.trace[_rows(trial.time_s, impact_s, stop)]
+    landing = trial.trace[rows_in(trial.time_s, impact_s, stop)]
     reference, ref_flags = stabilization.choose_reference(
         landing, fs, holds=holds, pre_landing=pre_landing
     )
@@ -610,11 +466,11 @@ def _landing_metrics(
         )
     metrics = {"tts": tts}
     if sig.acc is not None and sig.point != "board":
-        raw = recording.values[_rows(recording.time_s, impact_s, window.trial.end_s), :3]
-        metrics["peak_acc"] = stabilization.peak_acc(raw, sig.acc_raw_fs)
-        quiet = sig.acc[_rows(sig.time_s, onset, onset + QUIET_S)]
+        raw = recording.values[rows_in(recording.time_s, impact_s, window.trial.end_s), :3]
+        metrics["peak_acc"] = stabilization.peak_acc(raw, sig.raw_fs_hz)
+        quiet = sig.acc[rows_in(sig.time_s, onset, onset + QUIET_S)]
         quiet = quiet[np.all(np.isfinite(quiet), axis=1)]
-        after = sig.acc[_rows(sig.time_s, impact_s, window.trial.end_s)]
+        after = sig.acc[rows_in(sig.time_s, impact_s, window.trial.end_s)]
         if quiet.shape[0] >= 2:
             level = after @ gravity_alignment(quiet).T
             metrics["dpsi"] = stabilization.dpsi(level, fs)
@@ -622,7 +478,7 @@ def _landing_metrics(
 
 
 def _analyze_landing(
-    sig: _Signals,
+    sig: Signals,
     trial: _Landing,
     recording: Recording,
     *,
@@ -638,7 +494,7 @@ def _analyze_landing(
         )
         return _trial(window, flags, (), {"tts": missing}, settings)
     stop, truncated = _landing_stop(sig, window, impact_s, s)
-    rows = _rows(sig.time_s, impact_s, stop)
+    rows = rows_in(sig.time_s, impact_s, stop)
     flags += _window_flags(sig, rows, recording, (impact_s, stop), s) + truncated
     # The other sensors of the session are timed from the impact to 0.1 ms, as recorded.
     recorded_s = round(impact_s, 4)
@@ -693,9 +549,14 @@ def analyze_recording(
 
     `impacts_s` maps a trial's index to a landing impact (session clock, s) found by another
     sensor of the session (e.g. a body IMU for a force plate); otherwise it is detected here.
+
+    Raises:
+        InvalidArgumentError: the recording holds more than one tracked point, or lacks a
+            channel its tracked point needs; a setting is out of range (e.g. a cutoff at or
+            above half of `fs_hz`).
     """
     s = settings or AnalysisSettings()
-    sig = _signals(recording, s)
+    sig = prepare_signals(recording, s)
     conflicts = _conflicts(recording, s)
     windows = [
         w
@@ -715,7 +576,7 @@ def analyze_recording(
         result, trace = _analyze_hold(sig, w, recording, s)
         results[w.trial_index] = result
         if _is_quiet_hold(w.trial, result):
-            time_s = sig.time_s[_rows(sig.time_s, w.start_s, w.stop_s)]
+            time_s = sig.time_s[rows_in(sig.time_s, w.start_s, w.stop_s)]
             quiet = _without_touchdowns(trace, time_s, result.touchdowns_s)
             references.setdefault(_condition(w.trial), []).append(quiet)
     landings = [
@@ -755,9 +616,13 @@ def analyze_recording(
 def analyze_session(
     session: Session, *, settings: AnalysisSettings | None = None
 ) -> SessionAnalysis:
-    """Analyse each recording; landings found by a body or board IMU time the other sensors."""
+    """Analyse each recording; landings found by a body or board IMU time the other sensors.
+
+    Raises:
+        InvalidArgumentError: as `analyze_recording`, for any recording of the session.
+    """
     s = settings or AnalysisSettings()
-    ordered = sorted(session.recordings, key=lambda r: _tracked_point(r) == "cop")
+    ordered = sorted(session.recordings, key=lambda r: tracked_point(r) == "cop")
     analyses: dict[str, RecordingAnalysis] = {}
     impacts: dict[int, float] = {}
     for rec in ordered:

@@ -9,8 +9,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from balancelab import dsp
 from balancelab.dsp.analysis import AnalysisSettings, analyze_recording, analyze_session
-from balancelab.model import STANDARD_GRAVITY_MS2, QualityCode, Side, Surface, TrialType, Vision
+from balancelab.errors import InvalidArgumentError
+from balancelab.model import (
+    STANDARD_GRAVITY_MS2,
+    Outcome,
+    QualityCode,
+    Side,
+    Surface,
+    TrialType,
+    Vision,
+)
 from balancelab.sim import (
     AthleteParams,
     Scenario,
@@ -244,3 +254,26 @@ def test_stepping_off_the_plate_after_a_hold_is_not_a_touchdown(step_down) -> No
         assert not true.touchdowns
         assert result.touchdowns_s == ()
         assert result.metrics["touchdowns"].value == 0
+
+
+def test_the_public_api_analyses_a_session_and_refuses_a_cutoff_above_nyquist(step_down) -> None:
+    session, _ = step_down
+    assert set(dsp.__all__) >= {"analyze_session", "analyze_recording", "AnalysisSettings"}
+    assert dsp.analyze_session(session).recordings[0].trials
+    with pytest.raises(InvalidArgumentError, match="Nyquist"):
+        dsp.analyze_session(session, settings=dsp.AnalysisSettings(body_cutoff_hz=60.0))
+
+
+def test_trials_keep_their_enums_and_a_landing_its_impact_as_a_field(step_down) -> None:
+    session, truth = step_down
+    analysis = dsp.analyze_session(session)
+    body = next(r for r in analysis.recordings if r.tracked_point == "lowback")
+    landings = [t for t in body.trials if t.trial_type is TrialType.STEP_DOWN]
+    assert landings and all(isinstance(t.side, Side) and t.side in Side for t in body.trials)
+    assert all(isinstance(t.outcome, Outcome) for t in body.trials)
+    for result, true in zip(body.trials, truth.trials, strict=True):
+        if true.landing is None:
+            assert result.impact_s is None
+            continue
+        assert result.impact_s == pytest.approx(true.landing.impact_s, abs=0.035)
+        assert result.settings["impact_s"] == result.impact_s  # the record says the same
