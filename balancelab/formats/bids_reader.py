@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from balancelab.errors import DatasetError, FormatError, InvalidArgumentError
 from balancelab.formats.bids import STATUS_RECORDING, StreamPaths, parse_motion_name
 from balancelab.formats.motion_tsv import MotionRow, iter_motion_rows, read_samples
@@ -41,7 +43,16 @@ __all__ = [
 
 
 def read_recording(motion_tsv: Path | str) -> Recording:
-    """One tracksys stream (motion.tsv + channels.tsv + sidecars + events) in SI units."""
+    """One tracksys stream (motion.tsv + channels.tsv + sidecars + events) in SI units.
+
+    `n/a` cells are kept as gaps (NaN). A row without its time, an empty cell or a last line
+    cut short (fewer cells) is refused, its line named; a last line that lacks only its newline
+    is read. Without a `_balancelab.json`, `lost_samples` counts the rows that are all `n/a`.
+
+    Raises:
+        FormatError: a file of the stream is missing, unreadable or malformed (naming the file
+            and line), or the stream is still marked `recording`.
+    """
     motion_tsv = Path(motion_tsv)
     name = parse_motion_name(motion_tsv)
     paths = name.paths(motion_tsv.parent)
@@ -55,6 +66,9 @@ def read_recording(motion_tsv: Path | str) -> Recording:
     table = read_channels(paths.channels_tsv)
     fs_hz = float(read_motion_json(paths.motion_json)["SamplingFrequency"])
     time_s, values = read_samples(motion_tsv, table)
+    lost_samples = info.lost_samples
+    if info.status is None:  # no `_balancelab.json`: count the all-n/a rows, as the writer does
+        lost_samples = int(np.count_nonzero(np.isnan(values).all(axis=1)))
     try:
         return Recording(
             time_s,
@@ -68,7 +82,7 @@ def read_recording(motion_tsv: Path | str) -> Recording:
             read_trials(paths.events_tsv),
             info.device,
             info.sensor_to_segment,
-            info.lost_samples,
+            lost_samples,
         )
     except InvalidArgumentError as exc:
         raise FormatError(exc.message, path=str(motion_tsv)) from exc
@@ -80,7 +94,12 @@ def session_motion_files(session_dir: Path) -> list[Path]:
 
 
 def read_session(session_dir: Path | str) -> Session:
-    """All tracksys streams of one session folder, sharing its events."""
+    """All tracksys streams of one session folder, sharing its events.
+
+    Raises:
+        DatasetError: the folder holds no `motion/*_motion.tsv`.
+        FormatError: a stream cannot be read (as `read_recording`), or the streams disagree.
+    """
     session_dir = Path(session_dir)
     files = session_motion_files(session_dir)
     if not files:

@@ -92,6 +92,10 @@ def parse_columns(spec: str, tracked_point: str | None = None) -> ColumnMap:
     Keys are `time`, `<quantity>_<component>` (quantity acc, gyr, mag, ori, pos) and
     `<quantity>_units`; every quantity used needs its unit. `pos` channels belong to the
     force plate (`cop`); the others to `tracked_point`.
+
+    Raises:
+        InvalidArgumentError: an item is not key=value, a key or unit is unknown, a unit is
+            missing, or a sensor channel is mapped without `tracked_point`.
     """
     pairs = _split_pairs(spec)
     units = {k.removesuffix("_units"): v for k, v in pairs.items() if k.endswith("_units")}
@@ -174,10 +178,17 @@ def import_csv(
     """Read the mapped columns of a delimited file into a Recording in SI units.
 
     Times above 1e8 s (after 1973) are taken as Unix times: `start_utc` is then the first
-    sample's time and `time_s` counts from it. Empty or NaN data cells become NaN (gaps).
+    sample's time and `time_s` counts from it. Empty or NaN data cells become NaN (gaps),
+    counted in `lost_samples`.
+    An empty time cell, a cell that is not a number, or a last line cut short (fewer cells)
+    is refused, its line named; a last line that lacks only its newline is read.
     Acceleration mapped on all three axes must include gravity (mean magnitude near g).
     The file is read in blocks: its first lines are checked before the rest is read, and the
     memory held is about twice the arrays returned.
+
+    Raises:
+        FormatError: the file cannot be read, a mapped column is missing, a line is malformed
+            (naming the file and line), times do not increase, or acceleration lacks gravity.
     """
     source = Source(Path(path))
     names = (column_map.time, *(col for col, _ in column_map.columns.values()))

@@ -86,6 +86,13 @@ def import_forceplate(
     """The net COP Recording; with `per_foot` also `<tracksys>left` and `<tracksys>right`.
 
     Each carries the plate's vertical force as `cop_force_z` (N) when the file has the column.
+    Empty or NaN data cells are kept as gaps (NaN, counted in `lost_samples`).
+    An empty time cell, a cell that is not a number, or a last line cut short (fewer cells)
+    is refused, its line named; a last line that lacks only its newline is read.
+
+    Raises:
+        FormatError: the file cannot be read, is not a known layout, or has a malformed line
+            (naming the file and line) or times that do not increase.
     """
     source = Path(path)
     with open_table(Source(source)) as reader:

@@ -72,6 +72,14 @@ def import_phyphox(
     Acceleration without gravity is refused: a table is taken as such when its file name or
     column labels say "linear" or when its magnitude averages far from g. Tables are read
     in the export's order until an accelerometer (with gravity) and a gyroscope are found.
+    Empty or `NaN` data cells are kept as gaps (NaN, counted in `lost_samples`); the all-`NaN`
+    rows phyphox pads a shorter table with at its end are dropped.
+    An empty time cell, a cell that is not a number, or a last line cut short (fewer cells)
+    is refused, its line named; a last line that lacks only its newline is read.
+
+    Raises:
+        FormatError: the export cannot be read, holds no accelerometer or gyroscope table, only
+            linear acceleration, or a malformed line (naming the file and line).
     """
     source = Path(path)
     with open_bundle(source) as bundle:

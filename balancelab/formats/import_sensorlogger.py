@@ -53,7 +53,14 @@ def import_sensorlogger(
     """Read a Sensor Logger export into a Recording (acc m/s^2 with gravity, gyro rad/s).
 
     Acceleration without gravity (Accelerometer.csv alone, or a magnitude far from g on
-    average) is refused.
+    average) is refused. Empty or NaN data cells are kept as gaps (NaN, counted in
+    `lost_samples`); a row needs its `seconds_elapsed`, and the first its `time` (Unix ns).
+    An empty time cell, a cell that is not a number, or a last line cut short (fewer cells)
+    is refused, its line named; a last line that lacks only its newline is read.
+
+    Raises:
+        FormatError: the export cannot be read, holds no sensor table, only acceleration
+            without gravity, or a malformed line (naming the file and line).
     """
     source = Path(path)
     with open_bundle(source) as bundle:

@@ -51,7 +51,12 @@ class ImportKind(StrEnum):
 
 def detect_kind(path: str | Path) -> ImportKind:
     """What produced a file or export folder/zip, from its file names and header line (only
-    the first lines of a table are read)."""
+    the first lines of a table are read).
+
+    Raises:
+        FormatError: the path cannot be read, holds no table, or its maker cannot be told
+            (the advice then spells out `--columns` for its columns).
+    """
     source = Path(path)
     with open_bundle(source) as bundle:
         if any(bundle.find(n) for n in _PHYPHOX_NAMES):
@@ -141,7 +146,13 @@ def import_file(
 
     A `column_map` implies the generic CSV reader, read with `layout`. `tracked_point` applies
     to phone imports (default `sternum`); `tracksys` defaults to `phone`, `forceplate` or
-    `csv`. `per_foot` adds the left/right plates of a two-plate force-plate file.
+    `csv`. `per_foot` adds the left/right plates of a two-plate force-plate file. Each kind's
+    reader states its rules for missing cells and a cut last line.
+
+    Raises:
+        FormatError: the file cannot be read, its kind cannot be told, or a line is malformed
+            (naming the file and line).
+        InvalidArgumentError: `kind` csv without a `column_map`, or a `layout` with another kind.
     """
     if kind is None:
         kind = ImportKind.CSV if column_map is not None else detect_kind(path)

@@ -139,7 +139,12 @@ def read_tsv(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, s
 
 
 def read_stream_info(motion_tsv: Path) -> StreamInfo:
-    """The `_balancelab.json` beside a motion.tsv; defaults for a foreign Motion-BIDS stream."""
+    """The `_balancelab.json` beside a motion.tsv; defaults for a foreign Motion-BIDS stream.
+
+    Raises:
+        FormatError: the motion.tsv name is not a Motion-BIDS name, or the file is unreadable,
+            not JSON, or a key has the wrong shape (naming the key).
+    """
     path = parse_motion_name(motion_tsv).paths(motion_tsv.parent).balancelab_json
     if not path.exists():
         return StreamInfo()
