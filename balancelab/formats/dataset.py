@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -39,11 +39,12 @@ from balancelab.formats.bids_reader import (
     iter_motion_rows,
     read_channels,
     read_session,
+    read_trials,
     read_tsv,
     session_motion_files,
     stream_paths_of,
 )
-from balancelab.model import Session, check_label
+from balancelab.model import Outcome, Session, Trial, check_label
 
 DESCRIPTION = "dataset_description.json"
 BIDSIGNORE_RULE = "**/*_balancelab.json"
@@ -112,6 +113,10 @@ class RecoveryReport:
     advice: str | None = None
     note: str | None = None
     """Set for a staged write (`motion_tsv` is then its folder): what became of it."""
+    trials_extended: tuple[Trial, ...] = ()
+    """Trials under way when the recording was interrupted (written `aborted`, 0 s long, as
+    they began), now lasting up to the last sample kept; on the report of the stream that
+    holds that sample."""
 
     @property
     def changed(self) -> bool:
@@ -146,10 +151,17 @@ class RecoveryReport:
             if self.bytes_dropped
             else "nothing dropped"
         )
-        return (
+        text = (
             f"{name}: interrupted recording recovered; kept {self.samples_kept}"
             f" samples ({start:.3f}-{stop:.3f} s), {dropped}."
         )
+        for trial in self.trials_extended:
+            text += (
+                f" The trial under way ({trial.trial_type} {trial.side} from"
+                f" {trial.onset_s:.3f} s) is kept as aborted, up to {trial.end_s:.3f} s, the"
+                " last sample kept."
+            )
+        return text
 
 
 @contextlib.contextmanager
@@ -619,10 +631,42 @@ def _recover_session(root: Path, session_dir: Path) -> list[RecoveryReport]:
     try:
         reports = [_recover_stream(root, paths) for paths in _interrupted_streams(session_dir)]
         if all(report.changed for report in reports):  # else leave the session exactly as it is
+            reports = _extend_trials_under_way(reports)
             tidy_session(session_dir)
     finally:
         lock.release()
     return reports
+
+
+def _extend_trials_under_way(reports: list[RecoveryReport]) -> list[RecoveryReport]:
+    """Trials written `aborted` with duration 0 (as a recorder writes a trial when it begins)
+    that begin before the last kept sample now end at it, events.tsv rewritten atomically;
+    the report of the stream holding that sample says so. An events.tsv that cannot be read
+    is left as it is (reading the session names its fault)."""
+    spans = [(r.time_span_s[1], n) for n, r in enumerate(reports) if r.time_span_s is not None]
+    if not spans:
+        return reports
+    last_s, holder = max(spans)
+    extended: list[Trial] = []
+    for events_tsv in sorted({stream_paths_of(r.motion_tsv).events_tsv for r in reports}):
+        try:
+            trials = read_trials(events_tsv)
+        except FormatError:
+            continue
+        kept = [
+            replace(t, duration_s=last_s - t.onset_s) if _under_way(t, last_s) else t
+            for t in trials
+        ]
+        if kept != list(trials):
+            write_text_atomic(events_tsv, events_tsv_text(kept))
+            extended += [k for k, t in zip(kept, trials, strict=True) if k != t]
+    if extended:
+        reports[holder] = replace(reports[holder], trials_extended=tuple(extended))
+    return reports
+
+
+def _under_way(trial: Trial, last_s: float) -> bool:
+    return trial.outcome == Outcome.ABORTED and trial.duration_s == 0 and trial.onset_s < last_s
 
 
 # The longest unterminated first line still taken for an unfinished first row (a row of even
