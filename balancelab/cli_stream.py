@@ -28,21 +28,22 @@ from balancelab.cli_common import (
     stdout_closed,
     whole_number,
 )
-from balancelab.engine.streaming import (
-    DEVICE_FORMS,
+from balancelab.engine.controller import (
+    ENDED_STATES,
+    ErrorEvent,
     StreamEvent,
     StreamFigures,
     StreamProgress,
     StreamResult,
-    open_source,
-    stream_to_dataset,
+    TrialEnded,
+    TrialStarted,
 )
-from balancelab.errors import InvalidArgumentError
-from balancelab.model import check_label
+from balancelab.engine.streaming import DEVICE_FORMS, open_source, stream_to_dataset
+from balancelab.errors import InvalidArgumentError, Trouble
+from balancelab.model import Trial, check_label
 from balancelab.sensors.base import SourceState
 from balancelab.sim import list_scenarios
 
-ENDED = frozenset({SourceState.STOPPED, SourceState.LOST})
 SIGNAL_EXITS = {
     getattr(signal, name): code
     for name, code in (("SIGTERM", ExitCode.TERMINATED), ("SIGHUP", ExitCode.HANGUP))
@@ -123,27 +124,34 @@ def run_stream(args: argparse.Namespace) -> int:
     trouble = source_trouble(result)
     if trouble is None:
         return ExitCode.OK
-    print_problem(trouble, _advice(args.device))
+    print_problem(trouble.message, trouble.advice or _advice(args.device))
     return ExitCode.SOURCE_UNREACHABLE
 
 
-def source_trouble(result: StreamResult) -> str | None:
-    """Why a finished stream did not do its job, in words; None when it did: samples arrived
-    and the source ended or was stopped, not lost."""
+def source_trouble(result: StreamResult) -> Trouble | None:
+    """Why a finished stream did not do its job (code, message in words, the source's advice
+    or ""); None when it did: samples arrived and the source ended or was stopped, not lost."""
     arrived = any(figures.samples for figures in result.streams)
     if result.final_state is SourceState.LOST:
+        code, advice = _code_and_advice(result.trouble, "lost")
         if arrived:
-            return f"{result.source} was lost after {result.elapsed_s:.1f} s: {result.reason}"
-        return f"{result.source} could not be reached: {result.reason}"
+            message = f"{result.source} was lost after {result.elapsed_s:.1f} s: {result.reason}"
+        else:
+            message = f"{result.source} could not be reached: {result.reason}"
+        return Trouble(code, message, advice)
     if arrived:
         return None
-    waiting = [e for e in result.events if e.state not in ENDED]
+    waiting = [e for e in result.events if e.state not in ENDED_STATES]
     still = f"; it was still {waiting[-1].state.value}" if waiting else ""
     if waiting and waiting[-1].reason:
         still += f" ({waiting[-1].reason})"
-    return f"no sample arrived from {result.source} in {result.elapsed_s:.1f} s{still}" + _failures(
-        result.stats.packets_rejected
-    )
+    code, advice = _code_and_advice(waiting[-1].trouble if waiting else None, "no_samples")
+    message = f"no sample arrived from {result.source} in {result.elapsed_s:.1f} s{still}"
+    return Trouble(code, message + _failures(result.stats.packets_rejected), advice)
+
+
+def _code_and_advice(trouble: Trouble | None, code: str) -> tuple[str, str]:
+    return (code, "") if trouble is None else (trouble.code, trouble.advice)
 
 
 def _failures(rejected: Counter[str]) -> str:
@@ -202,15 +210,37 @@ class EventPrinter:
 
 
 def _print_event(event: StreamEvent) -> None:
-    """Called on the engine thread: one line per state change and per second. Once the source
-    has ended (stopped or lost) its state line was printed; the final figures go to the
-    summary, so no progress line repeats the end."""
+    """Called on the engine thread: one line per state change, trial and per second, the
+    advice apart on the next line when the source is lost or the recording fails. Once the
+    source has ended (stopped or lost) its state line was printed; the final figures go to
+    the summary, so no progress line repeats the end."""
     if isinstance(event, StreamProgress):
-        if event.state not in ENDED:
+        if event.state not in ENDED_STATES:
             print(f"{event.elapsed_s:6.1f} s  {_progress_line(event)}", flush=True)
         return
-    reason = f"  ({event.reason})" if event.reason else ""
-    print(f"{event.time_s:6.1f} s  {event.state.value}{reason}", flush=True)
+    if isinstance(event, TrialStarted):
+        print(
+            f"{event.trial.onset_s:6.1f} s  trial begins: {_trial_words(event.trial)}", flush=True
+        )
+        return
+    if isinstance(event, TrialEnded):
+        trial = event.trial
+        words = f"{_trial_words(trial)}, {trial.outcome}"
+        print(f"{trial.end_s:6.1f} s  trial ends: {words}", flush=True)
+        return
+    trouble: Trouble | None
+    if isinstance(event, ErrorEvent):
+        state, reason, trouble = "error", event.trouble.message, event.trouble
+    else:
+        state, reason = event.state.value, event.reason
+        trouble = event.trouble if event.state is SourceState.LOST else None
+    print(f"{event.time_s:6.1f} s  {state}" + (f"  ({reason})" if reason else ""), flush=True)
+    if trouble is not None and trouble.advice:
+        print(f"{'':9}what to do: {trouble.advice}", flush=True)
+
+
+def _trial_words(trial: Trial) -> str:
+    return f"{trial.trial_type} {trial.side} ({trial.surface}, eyes {trial.vision})"
 
 
 def _progress_line(progress: StreamProgress) -> str:

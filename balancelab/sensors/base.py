@@ -2,8 +2,8 @@
 
 Times are seconds on the session clock (host monotonic time minus the session onset), mapped
 from the device's own clock where it has one; values are SI. A source reports its state as
-`SourceEvent`s and keeps `SourceStats`; it never raises for a bad packet or a lost link, it
-counts and reports them.
+`SourceEvent`s (trouble as data: code, message, advice) and keeps `SourceStats`; it never raises
+for a bad packet or a lost link, it counts and reports them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from balancelab.model import FloatArray, StreamSpec
+from balancelab.errors import Trouble
+from balancelab.model import FloatArray, StreamSpec, Trial
 
 Clock = Callable[[], float]
 """Returns the host time in s (monotonic); injected so tests can run faster than real time."""
@@ -54,12 +55,17 @@ class SampleBatch:
 
 @dataclass(frozen=True)
 class SourceEvent:
-    """A change of state at `time_s` (session clock), with a reason a person can read."""
+    """A change of state at `time_s` (session clock), with a reason a person can read.
+
+    An event that reports trouble (`stalled`, `reconnecting`, `lost`) carries it as data:
+    `trouble.code` for a program to act on, `trouble.message` (the `reason`) and
+    `trouble.advice` for the person."""
 
     source: str
     state: SourceState
     time_s: float
     reason: str = ""
+    trouble: Trouble | None = None
 
 
 @dataclass
@@ -121,6 +127,26 @@ class Source(Protocol):
 
     @property
     def state(self) -> SourceState: ...
+
+    @property
+    def trouble(self) -> Trouble | None:
+        """What went wrong behind the latest `stalled`, `reconnecting` or `lost`, or None."""
+        ...
+
+    @property
+    def default_task(self) -> str:
+        """The task label of what it streams (a played session's own; "live" otherwise)."""
+        ...
+
+    @property
+    def scripted_trials(self) -> tuple[Trial, ...]:
+        """Trials the source knows in advance (a played or simulated session's), on the
+        session clock; a live sensor has none."""
+        ...
+
+    def session_time_s(self) -> float:
+        """Now on the session clock (s): the host clock since `run` began."""
+        ...
 
     def streams(self) -> Sequence[StreamSpec]: ...
 

@@ -16,8 +16,6 @@ not change them, and nothing is sized from them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,16 +42,9 @@ from balancelab.devices.phyphox import (
 from balancelab.devices.timing import ClockMapper
 from balancelab.errors import DecodeError, Trouble
 from balancelab.model import Channel, ChannelType, DeviceInfo, FloatArray, StreamSpec
-from balancelab.sensors.base import (
-    Clock,
-    SampleBatch,
-    SourceSink,
-    SourceState,
-    SourceStats,
-    monotonic_clock,
-)
+from balancelab.sensors.base import Clock, SampleBatch, SourceState, monotonic_clock
 from balancelab.sensors.http_client import HttpError, http_get
-from balancelab.sensors.watchdog import SourceLifecycle, StopSignal
+from balancelab.sensors.watchdog import LiveSource
 
 T = TypeVar("T")
 DEFAULT_PORT = 8080
@@ -123,7 +114,7 @@ class _StreamState:
     spec: StreamSpec | None = None
 
 
-class PhyphoxSource:
+class PhyphoxSource(LiveSource):
     """Live samples from phyphox remote access at `http://host:port`."""
 
     def __init__(
@@ -140,19 +131,15 @@ class PhyphoxSource:
         warmup_s: float = WARMUP_S,
         clock: Clock = monotonic_clock,
     ) -> None:
+        super().__init__(f"phyphox://{host}:{port}", clock=clock, stall_after_s=stall_after_s)
         self.host, self.port = host, port
-        self.name = f"phyphox://{host}:{port}"
         self.tracked_point = tracked_point
         self.poll_interval_s = poll_interval_s
         self.request_timeout_s = request_timeout_s
         self.lost_after_s = lost_after_s
         self.start_measurement = start_measurement
         self.warmup_s = warmup_s
-        self.default_task = "live"
         self.clock_mapper = ClockMapper()
-        self._life = SourceLifecycle(self.name, clock=clock, stall_after_s=stall_after_s)
-        self.stats: SourceStats = self._life.stats
-        self._stop = StopSignal()
         self._states: dict[str, _StreamState] = {}
         self._started_it = False
         self._session_id: str | None = None
@@ -160,43 +147,24 @@ class PhyphoxSource:
         self._connected_s = 0.0
         self._failures = 0
         self._pending: list[tuple[SampleBatch, float]] = []
-        self.trouble: Trouble | None = None
-        """What went wrong behind the latest `reconnecting` or `lost` (code, message, advice)."""
 
     # The Source protocol -------------------------------------------------------------------
-
-    @property
-    def state(self) -> SourceState:
-        return self._life.state
-
-    @property
-    def onset_s(self) -> float:
-        """Host time (s) at which the session clock read 0."""
-        return self._life.onset_s
 
     def streams(self) -> Sequence[StreamSpec]:
         return [s.spec for s in self._states.values() if s.spec is not None]
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _connecting_reason(self) -> str:
+        return f"asking {self.name} for its experiment"
 
-    async def run(self, sink: SourceSink) -> None:
-        self._stop.bind()
-        life = self._life
-        life.begin(sink)
-        self._last_answer_s = life.clock()
-        life.set_state(SourceState.CONNECTING, f"asking {self.name} for its experiment")
-        watchdog = asyncio.create_task(life.watch())
-        try:
-            if await self._connect():
-                await self._poll_until_stopped()
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
-            if self._started_it:
-                await self._control("stop", timeout_s=min(self.request_timeout_s, 1.0))
-        life.set_state(SourceState.STOPPED, "stopped on request")
+    async def _stream(self) -> str:
+        self._last_answer_s = self.lifecycle.clock()
+        if await self._connect():
+            await self._poll_until_stopped()
+        return "stopped on request"
+
+    async def _release(self) -> None:
+        if self._started_it:
+            await self._control("stop", timeout_s=min(self.request_timeout_s, 1.0))
 
     # Connecting ----------------------------------------------------------------------------
 
@@ -225,25 +193,19 @@ class PhyphoxSource:
     def _count_failure(self, reason: str, trouble: Trouble) -> None:
         """Count a failed request (by its `reason` word); `reconnecting` from the second in a
         row, `lost` after `lost_after_s` without a usable answer."""
-        life = self._life
+        life = self.lifecycle
         life.stats.reject(reason)
         self._failures += 1
         silent_s = life.clock() - self._last_answer_s
         if silent_s > self.lost_after_s:
             message = f"{self.name}: {trouble.message} (no usable answer for {silent_s:.1f} s)"
-            self._report(SourceState.LOST, Trouble(trouble.code, message, trouble.advice))
+            self.lifecycle.report(SourceState.LOST, Trouble(trouble.code, message, trouble.advice))
         elif self._failures >= 2 and life.state is not SourceState.CONNECTING:
-            self._report(SourceState.RECONNECTING, trouble)
-
-    def _report(self, state: SourceState, trouble: Trouble) -> None:
-        """Enter `state` because of `trouble`; the event's reason is the message, with the
-        advice once the source is `lost`."""
-        self.trouble = trouble
-        self._life.set_state(state, str(trouble) if state is SourceState.LOST else trouble.message)
+            self.lifecycle.report(SourceState.RECONNECTING, trouble)
 
     def _answered(self) -> None:
         self._failures = 0
-        self._last_answer_s = self._life.clock()
+        self._last_answer_s = self.lifecycle.clock()
 
     async def _connect(self) -> bool:
         """Read the experiment's buffers and start it; False if lost or stopped meanwhile."""
@@ -271,11 +233,11 @@ class PhyphoxSource:
         try:
             streams = streams_of_config(parse_config(body))
         except DecodeError as error:  # the built-in names; `/get` then tells if it is phyphox
-            self._life.stats.reject(error.reason)
+            self.lifecycle.stats.reject(error.reason)
             return DEFAULT_STREAMS
         self._answered()
         if not streams:
-            self._report(
+            self.lifecycle.report(
                 SourceState.LOST,
                 Trouble(
                     "no_motion_sensor",
@@ -287,7 +249,7 @@ class PhyphoxSource:
         return streams
 
     async def _start(self) -> bool:
-        self._connected_s = self._life.clock()
+        self._connected_s = self.lifecycle.clock()
         reply = None
         while reply is None:
             last_values = "&".join(quote(s.time_buffer, safe="") for s in self._stream_list())
@@ -303,8 +265,8 @@ class PhyphoxSource:
                     return False
                 done = await self._control(command)
             if not done:
-                if not self._life.finished:
-                    self._report(
+                if not self.lifecycle.finished:
+                    self.lifecycle.report(
                         SourceState.LOST,
                         Trouble(
                             "command_refused",
@@ -324,7 +286,7 @@ class PhyphoxSource:
     async def _wait_retry(self) -> bool:
         """Back off after a failure; True if the source should end (lost or stop requested)."""
         delay_s = min(self.poll_interval_s * 2 ** min(self._failures, 5), 1.0)
-        return self._life.finished or await self._stop.sleep(delay_s)
+        return self.lifecycle.finished or await self._stop.sleep(delay_s)
 
     def _stream_list(self) -> list[PhoneStream]:
         return [s.stream for s in self._states.values()]
@@ -334,13 +296,13 @@ class PhyphoxSource:
     async def _poll_until_stopped(self) -> None:
         while True:
             await self._poll_once()
-            if self._life.finished:
+            if self.lifecycle.finished:
                 return
             if await self._pause():
                 break
-        if not self._life.finished:
+        if not self.lifecycle.finished:
             await self._poll_once()  # the samples measured since the last poll
-            self._finish_warmup(self._life.session_time_s(), force=True)
+            self._finish_warmup(self.lifecycle.session_time_s(), force=True)
 
     async def _pause(self) -> bool:
         """Wait for the next poll; True if the stop was requested or the source is lost."""
@@ -353,8 +315,8 @@ class PhyphoxSource:
         reply = await self._ask(build_get_target(self._stream_list(), thresholds), parse_get)
         if reply is None:
             return
-        arrival_s = self._life.session_time_s()
-        life = self._life
+        arrival_s = self.lifecycle.session_time_s()
+        life = self.lifecycle
         life.stats.packets_received += 1
         if life.state is SourceState.RECONNECTING:
             life.set_state(SourceState.STREAMING, "the phone answers again")
@@ -366,7 +328,7 @@ class PhyphoxSource:
         if life.state is SourceState.CONNECTING and not self._pending:
             waited_s = life.clock() - self._connected_s
             if waited_s > self.lost_after_s:
-                self._report(
+                self.lifecycle.report(
                     SourceState.LOST,
                     Trouble(
                         "no_samples",
@@ -376,14 +338,19 @@ class PhyphoxSource:
                 )
                 return
         if not _measuring(reply) and life.state is SourceState.STREAMING:
-            life.set_state(SourceState.STALLED, "the measurement is paused on the phone")
+            paused = Trouble(
+                "measurement_paused",
+                "the measurement is paused on the phone",
+                "Press play in phyphox to go on; the recording keeps the pause as a gap.",
+            )
+            life.report(SourceState.STALLED, paused)
 
     def _same_session(self, reply: GetResponse) -> bool:
         session = None if reply.status is None else reply.status.session
         if session is None or self._session_id in (None, session):
             self._session_id = self._session_id or session
             return True
-        self._report(
+        self.lifecycle.report(
             SourceState.LOST,
             Trouble(
                 "experiment_changed",
@@ -397,7 +364,7 @@ class PhyphoxSource:
         fresh = {}
         for key, state in self._states.items():
             rows = self._new_rows(state, reply)
-            if self._life.finished:
+            if self.lifecycle.finished:
                 return
             if rows is not None:
                 fresh[key] = rows
@@ -417,7 +384,7 @@ class PhyphoxSource:
         if buffers[0] is None:
             return None
         if any(b is None for b in buffers[1:]):
-            self._life.stats.reject("missing_buffer")
+            self.lifecycle.stats.reject("missing_buffer")
             return None
         arrays = [b for b in buffers if b is not None]
         n = min(a.size for a in arrays)  # a buffer may have grown between two reads
@@ -426,7 +393,7 @@ class PhyphoxSource:
         previous = np.fmax.accumulate(np.concatenate(([last], exp_s)))[:-1]
         keep = np.isfinite(exp_s) & (exp_s > previous)
         if np.count_nonzero(~keep):
-            self._life.stats.duplicates_dropped += int(np.count_nonzero(~keep))
+            self.lifecycle.stats.duplicates_dropped += int(np.count_nonzero(~keep))
         exp_s, values = exp_s[keep], values[keep]
         if exp_s.size == 0:
             return None
@@ -450,7 +417,7 @@ class PhyphoxSource:
             state.warmup_times.extend(exp_s.tolist())
             self._pending.append((batch, arrival_s))
         else:
-            self._life.deliver(batch, latency_s=arrival_s - float(mapped[-1]))
+            self.lifecycle.deliver(batch, latency_s=arrival_s - float(mapped[-1]))
 
     def _finish_warmup(self, now_s: float, *, force: bool = False) -> None:
         """After `warmup_s` of data (or when stopping): fix the streams, rates from their
@@ -474,15 +441,15 @@ class PhyphoxSource:
                 return
             state.spec = self._spec(state, fs_hz)
         pending, self._pending = self._pending, []
-        self._life.set_state(SourceState.STREAMING, f"{', '.join(self._states)} from the phone")
+        self.lifecycle.set_state(SourceState.STREAMING, f"{', '.join(self._states)} from the phone")
         for batch, arrival_s in pending:
             if batch.tracksys in {s.tracksys for s in self._states.values()}:
-                self._life.deliver(batch, latency_s=arrival_s - float(batch.time_s[-1]))
+                self.lifecycle.deliver(batch, latency_s=arrival_s - float(batch.time_s[-1]))
 
     def _implausible(self, error: DecodeError) -> None:
         """Timestamps no phone sensor makes: counted, and the source is lost with the reason."""
-        self._life.stats.reject(error.reason)
-        self._report(
+        self.lifecycle.stats.reject(error.reason)
+        self.lifecycle.report(
             SourceState.LOST,
             Trouble(
                 "implausible_timestamps",

@@ -6,7 +6,9 @@ the worker takes it (a killed process loses nothing already appended) and the fi
 every `sync_every_s` (default 0.25 s) while rows arrive, so whatever was received is on disk
 within 0.5 s. The session opens when the source first reports `streaming` (its streams are
 known then) and closes cleanly on `lost`, keeping every sample. Trials added before it opens
-wait and are written when it does.
+wait and are written when it does; a trial's row can be replaced later (`update_trial`: a trial
+written `aborted` when it began, rewritten when it ends). A failure of the disk is reported once
+to `on_error` (on the loop thread) and never raised: what was written stays.
 
 The session's start time is its onset on the wall clock: the time the source's session clock
 read 0 (when `run` began, before scanning and connecting), not the moment streaming began, so
@@ -45,6 +47,9 @@ def utc_now() -> datetime:
 class Recorder:
     """Writes batches and trials of one source to `dataset_root`; call `start()` then `close()`.
 
+    `task` is the task label, or a function giving it when the session opens (a played
+    session's own task is known once it is loaded).
+
     `start_utc` pins the session start; by default it is the wall-clock time (`wall_clock`) of
     the session onset, found at the first `streaming` event as now − the event's session time.
     """
@@ -55,7 +60,7 @@ class Recorder:
         *,
         streams: Callable[[], Sequence[StreamSpec]],
         athlete: str,
-        task: str,
+        task: str | Callable[[], str],
         start_utc: datetime | None = None,
         sync_every_s: float = DEFAULT_SYNC_EVERY_S,
         on_error: ErrorCallback | None = None,
@@ -86,7 +91,10 @@ class Recorder:
         self.trials_dropped = 0
         """Trials that could not be written: added after the session closed, or the session
         never opened (no sample arrived)."""
-        self._pending_trials: list[Trial] = []
+        self._pending_trials: dict[int, Trial] = {}
+        self._next_row = 0
+        self._rows: dict[int, int] = {}
+        """Our trial row number -> the writer's (worker side)."""
         self.session_dir: Path | None = None
 
     # The sink (called on the source's loop thread; never blocks) ---------------------------
@@ -108,15 +116,28 @@ class Recorder:
             self._dirty = True
             self._submit(self._append, batch.tracksys, times, values)
 
-    def add_trial(self, trial: Trial) -> None:
+    def add_trial(self, trial: Trial) -> int | None:
         """Store a trial (events.tsv is rewritten atomically at once); one added before the
-        session opens is kept until it does."""
+        session opens is kept until it does. Its row number for `update_trial`, or None
+        if it was dropped (the session has closed)."""
         if self._closing:
             self.trials_dropped += 1
-        elif self._opening:
-            self._submit(self._add_trial, trial)
+            return None
+        row, self._next_row = self._next_row, self._next_row + 1
+        if self._opening:
+            self._submit(self._add_trial, row, trial)
         else:
-            self._pending_trials.append(trial)
+            self._pending_trials[row] = trial
+        return row
+
+    def update_trial(self, row: int, trial: Trial) -> None:
+        """Replace the trial `add_trial` numbered `row` (events.tsv rewritten atomically)."""
+        if row in self._pending_trials:
+            self._pending_trials[row] = trial
+        elif self._closing:
+            self.trials_dropped += 1
+        else:
+            self._submit(self._update_trial, row, trial)
 
     # Life ----------------------------------------------------------------------------------
 
@@ -126,7 +147,9 @@ class Recorder:
         self._syncer = asyncio.create_task(self._sync_periodically())
 
     async def close(self) -> Path | None:
-        """Write what is queued, finish the session (status `complete`); its folder or None."""
+        """Write what is queued, finish the session (status `complete`); its folder or None.
+        A failure to finish is reported as any other (`error`, `on_error`): the session then
+        stays marked `recording`, with what was written, and is recovered at the next start."""
         if self._syncer is not None:
             self._syncer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -135,7 +158,10 @@ class Recorder:
         self.trials_dropped += len(self._pending_trials)
         self._pending_trials.clear()
         done = self._pool.submit(self._close_writer)
-        await asyncio.wrap_future(done)
+        try:
+            await asyncio.wrap_future(done)
+        except Exception as error:  # reported as every other failure, not raised
+            self._fail(_domain_error(error))
         self._pool.shutdown(wait=True)
         return self.session_dir
 
@@ -156,6 +182,7 @@ class Recorder:
             self.start_utc = self._wall_clock() - timedelta(seconds=session_time_s)
         try:
             specs = list(self._streams())
+            task = self._task if isinstance(self._task, str) else self._task()
         except BalancelabError as error:
             self._fail(error)
             self.trials_dropped += len(self._pending_trials)
@@ -163,10 +190,10 @@ class Recorder:
             return
         for spec in specs:
             self._last_time_s[spec.tracksys] = -np.inf
-        self._submit(self._open_writer, specs, self.start_utc)
-        pending, self._pending_trials = self._pending_trials, []
-        for trial in pending:
-            self._submit(self._add_trial, trial)
+        self._submit(self._open_writer, specs, self.start_utc, task)
+        pending, self._pending_trials = self._pending_trials, {}
+        for row, trial in pending.items():
+            self._submit(self._add_trial, row, trial)
 
     def _checked(self, batch: SampleBatch) -> tuple[np.ndarray, np.ndarray]:
         """Rows the writer accepts: known stream, finite and strictly increasing times."""
@@ -192,11 +219,10 @@ class Recorder:
         future.add_done_callback(self._check_done)
 
     def _check_done(self, future: concurrent.futures.Future[Any]) -> None:
-        error = future.exception()
-        if error is None:
+        failure = future.exception()
+        if failure is None:
             return
-        if not isinstance(error, BalancelabError):
-            error = DatasetError(f"recording failed: {error!r}")
+        error = _domain_error(failure)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
@@ -219,12 +245,12 @@ class Recorder:
 
     # The worker side (one thread, in order) ------------------------------------------------
 
-    def _open_writer(self, specs: Sequence[StreamSpec], start: datetime) -> None:
+    def _open_writer(self, specs: Sequence[StreamSpec], start: datetime, task: str) -> None:
         self._writer = open_session(
             self.dataset_root,
             athlete=self._athlete,
             start_utc=start,
-            task=self._task,
+            task=task,
             streams=specs,
             flush_interval_s=2 * self._sync_every_s,
         )
@@ -234,9 +260,13 @@ class Recorder:
         if self._writer is not None and self.error is None:
             self._writer.append(tracksys, times, values)
 
-    def _add_trial(self, trial: Trial) -> None:
+    def _add_trial(self, row: int, trial: Trial) -> None:
         if self._writer is not None:
-            self._writer.add_trial(trial)
+            self._rows[row] = self._writer.add_trial(trial)
+
+    def _update_trial(self, row: int, trial: Trial) -> None:
+        if self._writer is not None and row in self._rows:
+            self._writer.replace_trial(self._rows[row], trial)
 
     def _sync(self) -> None:
         if self._writer is not None and not self._writer_done:
@@ -246,3 +276,9 @@ class Recorder:
         if self._writer is not None and not self._writer_done:
             self._writer_done = True
             self._writer.close()
+
+
+def _domain_error(error: BaseException) -> BalancelabError:
+    if isinstance(error, BalancelabError):
+        return error
+    return DatasetError(f"recording failed: {error!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,15 +20,8 @@ import numpy as np
 from balancelab.errors import BalancelabError, InvalidArgumentError
 from balancelab.formats.bids_reader import read_recording, read_session
 from balancelab.model import Recording, Session, StreamSpec, Trial
-from balancelab.sensors.base import (
-    Clock,
-    SampleBatch,
-    SourceSink,
-    SourceState,
-    SourceStats,
-    monotonic_clock,
-)
-from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, SourceLifecycle, StopSignal
+from balancelab.sensors.base import Clock, SampleBatch, SourceState, monotonic_clock
+from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, LiveSource
 
 DEFAULT_BATCH_S = 0.05
 
@@ -87,7 +80,7 @@ def plan_batches(
         yield end_s, batches
 
 
-class SessionPlayer(abc.ABC):
+class SessionPlayer(LiveSource):
     """Plays an in-memory `Session` as a live `Source` (the engine of replay and simulation)."""
 
     def __init__(
@@ -101,12 +94,9 @@ class SessionPlayer(abc.ABC):
     ) -> None:
         if not batch_s > 0:
             raise InvalidArgumentError(f"batch_s must be > 0, got {batch_s}")
-        self.name = name
+        super().__init__(name, clock=clock, stall_after_s=stall_after_s)
         self.speed = check_speed(speed)
         self.batch_s = batch_s
-        self._life = SourceLifecycle(name, clock=clock, stall_after_s=stall_after_s)
-        self.stats: SourceStats = self._life.stats
-        self._stop = StopSignal()
         self._session: Session | None = None
 
     # What a subclass provides -------------------------------------------------------------
@@ -116,15 +106,6 @@ class SessionPlayer(abc.ABC):
         """Produce the session to play (runs in a worker thread; may raise BalancelabError)."""
 
     # The Source protocol -------------------------------------------------------------------
-
-    @property
-    def state(self) -> SourceState:
-        return self._life.state
-
-    @property
-    def onset_s(self) -> float:
-        """Host time (s) at which the session clock read 0."""
-        return self._life.onset_s
 
     @property
     def default_task(self) -> str:
@@ -146,37 +127,38 @@ class SessionPlayer(abc.ABC):
     def streams(self) -> Sequence[StreamSpec]:
         return [stream_spec_of(r) for r in self.session.recordings]
 
-    def stop(self) -> None:
-        self._stop.set()
+    def _connecting_reason(self) -> str:
+        return f"loading {self.name}"
 
-    async def run(self, sink: SourceSink) -> None:
-        self._stop.bind()
-        life = self._life
-        life.begin(sink)
-        life.set_state(SourceState.CONNECTING, f"loading {self.name}")
+    async def _stream(self) -> str:
+        """Load, then play; the session clock reads the recorded time playing (0 while
+        loading), so that samples, events and commands share one time axis at any speed."""
+        life = self.lifecycle
+        life.session_clock = lambda: 0.0
         try:
             if self._session is None:
                 self._session = await asyncio.to_thread(self.load_session)
         except BalancelabError as error:
-            life.set_state(SourceState.LOST, error.message)
-            return
+            life.report(SourceState.LOST, error.trouble)
+            return ""
+        recordings = [r for r in self._session.recordings if r.time_s.size]
+        start_s = min((float(r.time_s[0]) for r in recordings), default=0.0)
+        t0_host_s = life.clock()
+        life.session_clock = functools.partial(self._playing_s, start_s, t0_host_s)
         life.set_state(SourceState.STREAMING)
-        watchdog = asyncio.create_task(life.watch())
-        try:
-            reason = await self._play(self._session)
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
-        life.set_state(SourceState.STOPPED, reason)
-
-    async def _play(self, session: Session) -> str:
-        life = self._life
-        recordings = [r for r in session.recordings if r.time_s.size]
         if not recordings:
             return "the session holds no samples"
-        start_s = min(float(r.time_s[0]) for r in recordings)
-        t0_host_s = life.clock()
+        return await self._play(recordings, start_s, t0_host_s)
+
+    def _playing_s(self, start_s: float, t0_host_s: float) -> float:
+        """The recorded time playing now (s); as fast as possible: the newest sample's."""
+        if math.isinf(self.speed):
+            last_s = self.stats.last_time_s
+            return start_s if last_s is None else last_s
+        return start_s + (self.lifecycle.clock() - t0_host_s) * self.speed
+
+    async def _play(self, recordings: Sequence[Recording], start_s: float, t0_host_s: float) -> str:
+        life = self.lifecycle
         for end_s, batches in plan_batches(recordings, self.batch_s):
             due_s = t0_host_s + (end_s - start_s) / self.speed
             if await self._stop.sleep(due_s - life.clock()):

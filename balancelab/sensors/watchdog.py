@@ -1,17 +1,24 @@
-"""What every live source shares: its state and ordered events, its stats, the stall watchdog.
+"""What every live source shares: its state and ordered events, its stats, the stall watchdog,
+its run from `connecting` to `stopped`.
 
-A source owns one `SourceLifecycle`. The source says where it is (`set_state`) and hands over
-samples (`deliver`); the lifecycle keeps the state machine honest (no repeated states, nothing
-after `lost` or `stopped`), counts, measures latency and turns silence into `stalled` and
-samples after silence back into `streaming`. `StopSignal` makes `Source.stop()` thread-safe.
+A source owns one `SourceLifecycle`. The source says where it is (`set_state`, or `report` when
+trouble is the cause) and hands over samples (`deliver`); the lifecycle keeps the state machine
+honest (no repeated states, nothing after `lost` or `stopped`), counts, measures latency and
+turns silence into `stalled` and samples after silence back into `streaming`. `StopSignal`
+makes `Source.stop()` thread-safe. `LiveSource` is the run every source repeats (bind the stop,
+begin the session clock, `connecting`, the watchdog, `stopped`) around the source's own
+`_stream`.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import threading
 
+from balancelab.errors import Trouble
+from balancelab.model import Trial
 from balancelab.sensors.base import (
     Clock,
     SampleBatch,
@@ -27,6 +34,10 @@ LATENCY_WINDOW = 1000
 """Latencies of this many recent batches are kept (the median is over them)."""
 TERMINAL_STATES = frozenset({SourceState.LOST, SourceState.STOPPED})
 WAITING_STATES = frozenset({SourceState.CONNECTING, SourceState.STALLED, SourceState.RECONNECTING})
+STALL_ADVICE = (
+    "Check that the sensor or phone is still on, within reach and measuring; the recording goes"
+    " on and the silence is kept as missing samples."
+)
 
 
 class _NullSink:
@@ -52,8 +63,13 @@ class SourceLifecycle:
         self.stall_after_s = stall_after_s
         self.stats = SourceStats()
         self.state = SourceState.IDLE
+        self.trouble: Trouble | None = None
+        """What went wrong behind the latest `report` (code, message, advice)."""
         self.onset_s = clock()
         """Host time (s, the clock's) of session time 0."""
+        self.session_clock: Clock | None = None
+        """Set by a source whose session time does not run with the host's (a recording
+        played at 2x): returns the session time now (s)."""
         self._sink: SourceSink = _NullSink()
         self._last_arrival_s = self.onset_s
 
@@ -64,7 +80,9 @@ class SourceLifecycle:
         self._last_arrival_s = self.clock()
 
     def session_time_s(self) -> float:
-        """Now on the session clock (s)."""
+        """Now on the session clock (s): host seconds since `begin`, or `session_clock()`."""
+        if self.session_clock is not None:
+            return self.session_clock()
         return self.clock() - self.onset_s
 
     @property
@@ -72,8 +90,11 @@ class SourceLifecycle:
         """True once `lost` or `stopped` was reported."""
         return self.state in TERMINAL_STATES
 
-    def set_state(self, state: SourceState, reason: str = "") -> None:
-        """Report a new state (a repeat or anything after `lost`/`stopped` is ignored)."""
+    def set_state(
+        self, state: SourceState, reason: str = "", trouble: Trouble | None = None
+    ) -> None:
+        """Report a new state (a repeat or anything after `lost`/`stopped` is ignored);
+        `trouble` when a problem is the cause (see `report`)."""
         if state is self.state or self.finished:
             return
         if state is SourceState.RECONNECTING:
@@ -81,7 +102,17 @@ class SourceLifecycle:
         if state is SourceState.STREAMING:
             self._last_arrival_s = self.clock()
         self.state = state
-        self._sink.on_event(SourceEvent(self.name, state, self.session_time_s(), reason))
+        event = SourceEvent(self.name, state, self.session_time_s(), reason, trouble)
+        self._sink.on_event(event)
+
+    def report(self, state: SourceState, trouble: Trouble) -> None:
+        """Enter `state` because of `trouble`: the event's reason is its message, the event
+        carries it whole. Kept as `self.trouble` (the newest, also when `state` repeats)
+        unless the source has already finished."""
+        if self.finished:
+            return
+        self.trouble = trouble
+        self.set_state(state, trouble.message, trouble)
 
     def deliver(self, batch: SampleBatch, latency_s: float | None = None) -> None:
         """Hand a batch to the sink; `latency_s` from its last sample to now (host s)."""
@@ -106,7 +137,8 @@ class SourceLifecycle:
         """`streaming` → `stalled` once no batch came for `stall_after_s`."""
         silence_s = self.silence_s()
         if self.state is SourceState.STREAMING and silence_s > self.stall_after_s:
-            self.set_state(SourceState.STALLED, f"no samples for {silence_s:.1f} s")
+            trouble = Trouble("stalled", f"no samples for {silence_s:.1f} s", STALL_ADVICE)
+            self.report(SourceState.STALLED, trouble)
 
     async def watch(self) -> None:
         """Run the stall watchdog until cancelled or the source has finished."""
@@ -162,3 +194,77 @@ class StopSignal:
             async with asyncio.timeout(delay_s):
                 await self._event.wait()
         return self.requested
+
+
+class LiveSource(abc.ABC):
+    """The part of `Source` every source shares, over one `SourceLifecycle` (`lifecycle`).
+
+    `run` binds the stop signal, starts the session clock, reports `connecting` (with
+    `_connecting_reason()`), runs the stall watchdog around the source's own `_stream` and
+    reports `stopped` with the reason `_stream` returns (ignored once the source is `lost`);
+    `_release` then undoes on the device what `_stream` started, even when cancelled.
+    """
+
+    def __init__(self, name: str, *, clock: Clock, stall_after_s: float) -> None:
+        self.name = name
+        self.lifecycle = SourceLifecycle(name, clock=clock, stall_after_s=stall_after_s)
+        self.stats: SourceStats = self.lifecycle.stats
+        self._stop = StopSignal()
+
+    # What a source provides ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _connecting_reason(self) -> str:
+        """What the source does while `connecting`, in words."""
+
+    @abc.abstractmethod
+    async def _stream(self) -> str:
+        """Connect and stream until stopped (the reason for `stopped`) or lost (`report`)."""
+
+    async def _release(self) -> None:  # noqa: B027 - a hook; most sources have nothing to undo
+        """Undo on the device what `_stream` started (after the watchdog has stopped)."""
+
+    # The Source protocol -------------------------------------------------------------------
+
+    @property
+    def state(self) -> SourceState:
+        return self.lifecycle.state
+
+    @property
+    def trouble(self) -> Trouble | None:
+        """What went wrong behind the latest `stalled`, `reconnecting` or `lost`."""
+        return self.lifecycle.trouble
+
+    @property
+    def onset_s(self) -> float:
+        """Host time (s) at which the session clock read 0."""
+        return self.lifecycle.onset_s
+
+    @property
+    def default_task(self) -> str:
+        return "live"
+
+    @property
+    def scripted_trials(self) -> tuple[Trial, ...]:
+        return ()
+
+    def session_time_s(self) -> float:
+        return self.lifecycle.session_time_s()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, sink: SourceSink) -> None:
+        self._stop.bind()
+        life = self.lifecycle
+        life.begin(sink)
+        life.set_state(SourceState.CONNECTING, self._connecting_reason())
+        watchdog = asyncio.create_task(life.watch())
+        try:
+            reason = await self._stream()
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            await self._release()
+        life.set_state(SourceState.STOPPED, reason)

@@ -82,8 +82,9 @@ async def test_unknown_device_is_lost_with_advice_to_name_its_kind() -> None:
     async with asyncio.timeout(30):
         await source.run(sink)
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
-    assert "not a sensor balancelab reads" in sink.events[-1].reason
-    assert "Pass kind=" in sink.events[-1].reason
+    lost = sink.events[-1]
+    assert "not a sensor balancelab reads" in lost.reason and "Pass kind=" not in lost.reason
+    assert lost.trouble is not None and lost.trouble.advice.startswith("Pass kind=")
     assert source.trouble is not None and source.trouble.code == "sensor_unsupported"
     assert source.trouble.advice.startswith("Pass kind=")
 
@@ -111,9 +112,11 @@ async def test_streaming_a_movesense_is_refused_with_the_reason() -> None:
     async with asyncio.timeout(30):
         await source.run(sink)
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
-    reason = sink.events[-1].reason
-    assert "movesense sensor, which balancelab recognises but cannot stream yet" in reason
-    assert "diy, polar, witmotion" in reason and "balancelab scan" in reason
+    lost = sink.events[-1]
+    assert "movesense sensor, which balancelab recognises but cannot stream yet" in lost.reason
+    assert lost.trouble is not None and lost.trouble.code == "sensor_unsupported"
+    assert "diy, polar, witmotion" in lost.trouble.advice
+    assert "balancelab scan" in lost.trouble.advice
 
 
 async def test_backend_contract_with_bleak() -> None:

@@ -125,10 +125,16 @@ class GoneAtOnce:
     """A source that looks for its sensor and gives up: connecting, then lost."""
 
     name = "fake:gone"
+    trouble = None
+    default_task = "live"
+    scripted_trials = ()
 
     def __init__(self) -> None:
         self.stats = SourceStats()
         self._state = SourceState.IDLE
+
+    def session_time_s(self) -> float:
+        return 0.0
 
     @property
     def state(self) -> SourceState:

@@ -8,13 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from balancelab.engine.streaming import (
-    EngineLoop,
-    StreamEvent,
-    StreamProgress,
-    start_stream,
-    stream_to_dataset,
-)
+from balancelab.engine.controller import EngineLoop, StreamEvent, StreamProgress, start_stream
+from balancelab.engine.streaming import stream_to_dataset
 from balancelab.formats.bids_reader import read_session
 from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision
 from balancelab.sensors.base import SourceEvent, SourceSink, SourceState

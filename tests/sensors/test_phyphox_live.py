@@ -172,8 +172,13 @@ async def test_silence_is_stalled_then_streaming_again(phone: PhyphoxServer) -> 
     stalls = [e for e in sink.events if e.state is SourceState.STALLED]
     assert "no samples" in stalls[0].reason
     assert "paused on the phone" in stalls[1].reason
+    assert [s.trouble.code if s.trouble else None for s in stalls] == [
+        "stalled",
+        "measurement_paused",
+    ]
+    assert all(s.trouble and s.trouble.message == s.reason and s.trouble.advice for s in stalls)
     time_s, _ = sink.stream("phoneacc")
-    assert np.max(np.diff(time_s)) > source._life.stall_after_s  # the silence is a gap
+    assert np.max(np.diff(time_s)) > source.lifecycle.stall_after_s  # the silence is a gap
 
 
 @pytest.mark.asyncio
@@ -192,7 +197,9 @@ async def test_phone_gone_is_lost_with_a_reason_and_the_recording_kept(
         result = await record_stream(source, tmp_path, on_event=events.append)
         await plug
     assert result.final_state is SourceState.LOST
-    assert "no usable answer" in result.reason and "remote access" in result.reason
+    assert "no usable answer" in result.reason
+    assert result.trouble is not None and result.trouble.code == "phone_unreachable"
+    assert "remote access" in result.trouble.advice
     states = [e.state for e in result.events]
     assert states[-2:] == [SourceState.RECONNECTING, SourceState.LOST]
     assert result.stats.packets_rejected["connection"] >= 2
@@ -243,7 +250,7 @@ async def test_nobody_there_is_lost_after_the_deadline() -> None:
     trouble = source.trouble
     assert trouble is not None and trouble.code == "phone_unreachable"
     assert "no usable answer" in trouble.message and "remote access" in trouble.advice
-    assert sink.events[-1].reason == f"{trouble.message} — {trouble.advice}"
+    assert sink.events[-1].reason == trouble.message and sink.events[-1].trouble == trouble
 
 
 # Something that is not phyphox data, and a clock that lies about the rate ---------------------
@@ -269,9 +276,9 @@ async def test_an_answer_that_is_not_phyphox_data_ends_lost_with_the_reason(
     async with asyncio.timeout(TEST_TIMEOUT_S):
         await source.run(sink)
     assert sink.states() == [SourceState.CONNECTING, SourceState.LOST]
-    reason = sink.events[-1].reason
-    assert "the phone answered with something that is not phyphox data" in reason
-    assert "remote access" in reason  # the advice
+    lost = sink.events[-1]
+    assert "the phone answered with something that is not phyphox data" in lost.reason
+    assert lost.trouble is not None and "remote access" in lost.trouble.advice
     assert sum(source.stats.packets_rejected.values()) >= 2  # retried before giving up
     assert source.trouble is not None and source.trouble.code == "not_phyphox"
     assert "remote access" not in source.trouble.message

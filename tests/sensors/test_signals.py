@@ -29,8 +29,9 @@ import pytest
 import balancelab
 from balancelab.cli import main
 from balancelab.cli_common import ExitCode
+from balancelab.engine.controller import StreamEvent, StreamProgress
 from balancelab.engine.jobs import write_session
-from balancelab.engine.streaming import StreamEvent, StreamProgress, stream_to_dataset
+from balancelab.engine.streaming import stream_to_dataset
 from balancelab.formats.bids_reader import read_session
 from balancelab.formats.dataset import Participant, open_dataset
 from balancelab.model import Outcome, Side, Trial, TrialType
@@ -181,6 +182,50 @@ def test_a_stop_signal_closes_the_session_and_keeps_the_trial_under_way(
     hold = analysed["summary"]["simlowback"]["double_leg_hold/firm/open"]["both"]
     assert hold["sway_area_95"]["n"] == 0
     assert hold["sway_area_95"]["value"] is None
+
+
+def test_a_trial_under_way_survives_kill_9_as_aborted_with_its_samples(
+    tmp_path: Path, recorded: tuple[Path, Trial], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGKILL cannot be caught: nothing closes the session. The hold's row was written
+    `aborted` (0 s) when it began; recovery at the next opening extends it to the last
+    sample kept and says so, and `analyze` lists it."""
+    folder, first_trial = recorded
+    with _run("stream", f"replay:{folder}", "--speed", str(SPEED),
+              "--data", str(tmp_path)) as process:  # fmt: skip
+        assert process.stdout is not None
+        lines = _lines(process.stdout)
+        try:
+            seen = _wait_for_session_time(lines, first_trial.onset_s + INTO_TRIAL_S)
+            process.kill()
+            code = process.wait(timeout=WAIT_S)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert code == -signal.SIGKILL
+    assert any(re.match(r"\s+2\.0 s  trial begins: double_leg_hold both", line) for line in seen)
+
+    [report] = open_dataset(tmp_path).recovered
+    [session_dir] = sorted(tmp_path.glob("sub-anon/ses-*"))
+    session = read_session(session_dir)
+    lowback = session.recording("simlowback")
+    last_s = float(lowback.time_s[-1])
+    assert first_trial.end_s > last_s > first_trial.onset_s + INTO_TRIAL_S
+    [kept] = session.trials
+    assert kept == replace(
+        first_trial, duration_s=last_s - first_trial.onset_s, outcome=Outcome.ABORTED
+    )
+    assert report.trials_extended == (kept,)
+    assert f"kept as aborted, up to {last_s:.3f} s" in report.describe()
+    during = lowback.time_s[lowback.time_s >= kept.onset_s]
+    assert during.size == round((last_s - kept.onset_s) * FS_HZ) + 1
+    assert np.all(np.isfinite(lowback.values[lowback.time_s >= kept.onset_s]))
+
+    capsys.readouterr()
+    assert main(["analyze", "--json", str(tmp_path)]) == ExitCode.OK
+    [analysed] = json.loads(capsys.readouterr().out)["sessions"]
+    listed = [t for t in analysed["trials"] if t["tracksys"] == "simlowback"]
+    assert [(t["onset_s"], t["outcome"], t["valid"]) for t in listed] == [(2.0, "aborted", False)]
 
 
 def test_sigterm_in_process_stops_the_stream_and_the_handler_is_put_back(

@@ -36,10 +36,10 @@ from balancelab.errors import (
     Trouble,
 )
 from balancelab.model import TRACKED_POINTS, DeviceInfo, StreamSpec
-from balancelab.sensors.base import Clock, SourceSink, SourceState, SourceStats, monotonic_clock
+from balancelab.sensors.base import Clock, SourceState, monotonic_clock
 from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver
 from balancelab.sensors.ble.gatt import Advertisement, BleBackend, Link, find
-from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, SourceLifecycle, StopSignal
+from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ReconnectPolicy:
         return float(min(self.max_delay_s, self.initial_delay_s * self.factor**attempt))
 
 
-class BleSource:
+class BleSource(LiveSource):
     """A BLE sensor as a `Source`: address or advertised name; `kind` detected if None.
 
     `tracksys` labels its stream (default: from the kind); `rate_hz` asks the sensor for a
@@ -105,7 +105,7 @@ class BleSource:
         if rate_hz is not None and not rate_hz > 0:
             raise InvalidArgumentError(f"rate_hz must be > 0 or None, got {rate_hz}")
         self.target = address_or_name.strip()
-        self.name = f"ble:{self.target}"
+        super().__init__(f"ble:{self.target}", clock=clock, stall_after_s=stall_after_s)
         self.kind = kind
         self.tracksys = tracksys
         self.tracked_point = tracked_point
@@ -113,14 +113,9 @@ class BleSource:
         self.samples_per_packet = samples_per_packet
         self.policy = reconnect or ReconnectPolicy()
         self.backend = backend or BleBackend()
-        self.lifecycle = SourceLifecycle(self.name, clock=clock, stall_after_s=stall_after_s)
-        self.stats: SourceStats = self.lifecycle.stats
         self.device_info = DeviceInfo()
         self.reconnect_durations_s: list[float] = []
         """Session seconds from each `reconnecting` to the next `streaming`."""
-        self.trouble: Trouble | None = None
-        """What went wrong behind the latest `reconnecting` or `lost` (code, message, advice)."""
-        self._stop = StopSignal()
         self._driver: Driver | None = None
         self._spec: StreamSpec | None = None
         self._adv_kind: DeviceKind | None = None
@@ -128,32 +123,18 @@ class BleSource:
         self._connection_start_s = 0.0
         self._connection_streamed = False
 
-    @property
-    def state(self) -> SourceState:
-        return self.lifecycle.state
-
     def streams(self) -> Sequence[StreamSpec]:
         return () if self._spec is None else (self._spec,)
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _stopping(self) -> bool:
         return self._stop.requested
 
-    async def run(self, sink: SourceSink) -> None:
-        self._stop.bind()
-        self.lifecycle.begin(sink)
-        self.lifecycle.set_state(SourceState.CONNECTING, f"looking for {self.target}")
-        watchdog = asyncio.create_task(self.lifecycle.watch())
-        try:
-            await self._supervise()
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
-        if self._stopping():
-            self.lifecycle.set_state(SourceState.STOPPED, "stopped")
+    def _connecting_reason(self) -> str:
+        return f"looking for {self.target}"
+
+    async def _stream(self) -> str:
+        await self._supervise()
+        return "stopped"
 
     def _retryable(self, error: BalancelabError) -> bool:
         """A lost link is retried; the adapter failing (scan refused, Bluetooth restarting)
@@ -174,14 +155,14 @@ class BleSource:
                 return
             except BalancelabError as error:
                 if not self._retryable(error):
-                    self._report(SourceState.LOST, error.trouble)
+                    self.lifecycle.report(SourceState.LOST, error.trouble)
                     return
                 if self._stopping():
                     return
                 if self._connection_streamed:  # a fresh drop: the back-off starts over
                     trouble_since_s, attempt = self.lifecycle.clock(), 0
                 if self.lifecycle.clock() - trouble_since_s > self.policy.give_up_after_s:
-                    self._report(SourceState.LOST, self._give_up(error))
+                    self.lifecycle.report(SourceState.LOST, self._give_up(error))
                     return
                 if self._spec is not None:
                     self._enter_reconnecting(error.trouble)
@@ -190,17 +171,10 @@ class BleSource:
                     return
                 attempt += 1
 
-    def _report(self, state: SourceState, trouble: Trouble) -> None:
-        """Enter `state` because of `trouble`; the event's reason is the message, with the
-        advice once the source gives up (`lost`)."""
-        self.trouble = trouble
-        reason = str(trouble) if state is SourceState.LOST else trouble.message
-        self.lifecycle.set_state(state, reason)
-
     def _enter_reconnecting(self, trouble: Trouble) -> None:
         if self.state is not SourceState.RECONNECTING:
             self._reconnecting_since_s = self.lifecycle.session_time_s()
-        self._report(SourceState.RECONNECTING, trouble)
+        self.lifecycle.report(SourceState.RECONNECTING, trouble)
 
     def _give_up(self, error: BalancelabError) -> Trouble:
         limit_s = self.policy.give_up_after_s
