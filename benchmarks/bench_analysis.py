@@ -65,14 +65,17 @@ DATASET_SESSIONS = 84
 
 MEASURED_COMMAND = """\
 import json, resource, sys
+from pathlib import Path
 from balancelab.cli import main
 code = main(sys.argv[1:])
-use = resource.getrusage
-peaks = [use(resource.RUSAGE_SELF).ru_maxrss, use(resource.RUSAGE_CHILDREN).ru_maxrss]
-print(json.dumps([code, *peaks]), file=sys.stderr)
+status = Path("/proc/self/status").read_text().splitlines()
+own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps([code, own, workers]), file=sys.stderr)
 """
 """`balancelab ARGS` that says at its end its exit code, its own peak RSS and its largest worker's
-(KiB, Linux; the workers have been joined when analyze returns)."""
+(KiB; Linux). Its own is VmHWM, the peak of this program's memory: ru_maxrss would also count the
+benchmark's memory, copied by the fork before exec. The workers have been joined by then."""
 
 
 def write_dataset(root: Path, session: Session, count: int) -> Path:
