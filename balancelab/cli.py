@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shlex
 import sys
-import textwrap
 import traceback
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
@@ -184,7 +182,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     args.path = _folder_or_data(args.path, args.data, "PATH")
     plan = analyze.plan_analysis(args.path, whole_file_trial=_whole_file_trial(args))
     print_recovery(plan.recovered)
-    dataset_json = _DatasetJson() if args.json and plan.whole_dataset else None
+    document = analyze.JsonDocumentWriter(sys.stdout) if args.json else None
     analysed, failed = 0, []
     # closing(): a pool's workers end as soon as printing stops (Ctrl-C, a closed pipe)
     with contextlib.closing(plan.results(args.jobs)) as results:
@@ -196,14 +194,12 @@ def _run_analyze(args: argparse.Namespace) -> int:
                 )
                 continue
             if isinstance(result, analyze.SessionFailure):
-                failed.append(analyze.failure_json_dict(result))
+                failed.append(result)
                 print(f"not analysed: {result.source}: {result.message}", file=sys.stderr)
                 print(f"  what to do: {result.advice}", file=sys.stderr)
                 continue
-            if dataset_json is not None:
-                dataset_json.add(result.to_json_dict())
-            elif args.json:
-                print(json.dumps(result.to_json_dict(), indent=1, allow_nan=False))
+            if document is not None:
+                document.add(result)
             else:
                 print(("\n" if analysed else "") + format_session(result), flush=True)
             analysed += 1
@@ -214,28 +210,9 @@ def _run_analyze(args: argparse.Namespace) -> int:
             if not failed
             else "Repair or remove the sessions named above, then analyse again.",
         )
-    if dataset_json is not None:
-        dataset_json.end(failed)
+    if document is not None:
+        document.end(failed)
     return ExitCode.SOME_FAILED if failed else ExitCode.OK
-
-
-class _DatasetJson:
-    """A dataset's document, `{"sessions": [...], "failed": [...]}`, printed a session at a
-    time as it is analysed, in the very layout `json.dumps(document, indent=1)` gives it."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def add(self, session: dict[str, object]) -> None:
-        text = textwrap.indent(json.dumps(session, indent=1, allow_nan=False), "  ")
-        sys.stdout.write(('{\n "sessions": [\n' if self.count == 0 else ",\n") + text)
-        sys.stdout.flush()
-        self.count += 1
-
-    def end(self, failed: list[dict[str, str]]) -> None:
-        """Close the session list (at least one was added) and give the failed ones."""
-        tail = json.dumps({"failed": failed}, indent=1)  # '{\n "failed": ...\n}'
-        sys.stdout.write("\n ],\n" + tail.removeprefix("{\n") + "\n")
 
 
 def _folder_or_data(path: Path | None, data: Path | None, name: str) -> Path:

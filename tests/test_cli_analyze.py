@@ -52,7 +52,7 @@ def test_analyze_session_json_is_one_document_with_trials_and_summary(
 ) -> None:
     code, out, _ = run_cli(["analyze", str(DEMO_SESSION), "--json"], capsys)
     assert code == 0
-    document = json.loads(out)
+    (document,) = json.loads(out)["sessions"]
     assert document["athlete"] == "demo01"
     assert len(document["trials"]) == 8
     for trial in document["trials"]:
@@ -82,7 +82,7 @@ def test_analyze_a_force_plate_file_as_one_hold(capsys: pytest.CaptureFixture[st
         ["analyze", str(source), "--json", "--trial-type", "double_leg_hold"], capsys
     )
     assert code == 0
-    (trial,) = json.loads(out)["trials"]
+    ((trial,),) = [s["trials"] for s in json.loads(out)["sessions"]]
     area = trial["metrics"]["sway_area_95"]
     assert area["unit"] == "mm^2"
     # Independent check: the analysed window (onset + 2 s to + 32 s) of the raw file, mm.

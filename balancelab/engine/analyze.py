@@ -8,26 +8,29 @@ asked (`jobs`), and gives them back in the dataset's order as they complete. At 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
+import textwrap
 from collections import deque
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TextIO
 
+import balancelab
 from balancelab.dsp.analysis import analyze_session
 from balancelab.errors import BalancelabError, DatasetError, InvalidArgumentError
 from balancelab.formats.bids import STATUS_RECORDING
 from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
 from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
 from balancelab.formats.importers import import_file, is_one_export
-from balancelab.model import Session, SessionAnalysis, Trial, TrialType
+from balancelab.model import ANALYSIS_SCHEMA, Session, SessionAnalysis, Trial, TrialType
 
 IN_FLIGHT_PER_JOB = 2
 """Sessions submitted but not yet given back, per worker process: enough to keep each worker
@@ -60,7 +63,8 @@ class AnalysedSession:
         return cls(source, session.athlete, session.session, session.task, analyze_session(session))
 
     def to_json_dict(self) -> dict[str, object]:
-        """The METRICS.md document (`trials`, `summary`) with the session's identity."""
+        """The session's entry in the analysis document: its identity, `trials`, `summary`
+        and `streams` (science/METRICS.md)."""
         return {
             "source": str(self.source),
             "athlete": self.athlete,
@@ -102,19 +106,54 @@ class AnalysisRun:
     """Sessions of a dataset that could not be read or analysed; the others were."""
 
     def to_json_dict(self) -> dict[str, object]:
-        """One session's document, or `{"sessions": [...]}` for a whole dataset."""
-        if self.whole_dataset:
-            return {
-                "sessions": [a.to_json_dict() for a in self.sessions],
-                "failed": [failure_json_dict(f) for f in self.failed],
-            }
-        (only,) = self.sessions
-        return only.to_json_dict()
+        """The analysis document, one shape for a session or a dataset (`ANALYSIS_SCHEMA`)."""
+        return {
+            **document_head(),
+            "sessions": [a.to_json_dict() for a in self.sessions],
+            "failed": [failure_json_dict(f) for f in self.failed],
+        }
+
+
+def document_head() -> dict[str, str]:
+    """The keys that open every analysis document: its schema and the software's version."""
+    return {"schema": ANALYSIS_SCHEMA, "software_version": balancelab.__version__}
 
 
 def failure_json_dict(failure: SessionFailure) -> dict[str, str]:
-    """A failed session under `failed` in a dataset's JSON document."""
+    """A failed session under `failed` in the analysis document."""
     return {"source": str(failure.source), "message": failure.message, "advice": failure.advice}
+
+
+class JsonDocumentWriter:
+    """The analysis document written a session at a time, as each is analysed, in the very
+    layout `json.dumps(AnalysisRun.to_json_dict(), indent=1)` gives the whole."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.count = 0
+
+    def add(self, session: AnalysedSession) -> None:
+        """Write one session's entry (and, before the first, the document's head)."""
+        text = json.dumps(session.to_json_dict(), indent=1, allow_nan=False)
+        if self.count == 0:
+            head = json.dumps(document_head(), indent=1).removesuffix("\n}")
+            self.out.write(head + ',\n "sessions": [\n')
+        else:
+            self.out.write(",\n")
+        self.out.write(textwrap.indent(text, "  "))
+        self.out.flush()
+        self.count += 1
+
+    def end(self, failed: Sequence[SessionFailure]) -> None:
+        """Close the document with the sessions that could not be analysed."""
+        if self.count == 0:
+            empty = {**document_head(), "sessions": [], "failed": []}
+            self.out.write(json.dumps(empty, indent=1).removesuffix(' "failed": []\n}'))
+        else:
+            self.out.write("\n ],\n")
+        tail = json.dumps({"failed": [failure_json_dict(f) for f in failed]}, indent=1)
+        self.out.write(tail.removeprefix("{\n") + "\n")
+        self.out.flush()
 
 
 @dataclass(frozen=True)

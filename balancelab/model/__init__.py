@@ -45,6 +45,8 @@ from balancelab.model.recording import (
     si_unit,
 )
 from balancelab.model.results import (
+    ANALYSIS_SCHEMA,
+    ANALYSIS_SCHEMA_FILE,
     Asymmetry,
     ConditionSummary,
     Interval,
@@ -59,6 +61,8 @@ from balancelab.model.results import (
 )
 
 __all__ = [
+    "ANALYSIS_SCHEMA",
+    "ANALYSIS_SCHEMA_FILE",
     "COP_FORCE_CHANNEL",
     "IDENTITY3",
     "MAX_LABEL_CHARS",

@@ -31,6 +31,11 @@ JsonValue = (
     | dict[str, object]
 )
 Interval = tuple[float, float | None]
+ANALYSIS_SCHEMA = "balancelab.analysis/1"
+"""The `schema` of an analysis document: its major number changes only when a key changes
+meaning or disappears (science/METRICS.md)."""
+ANALYSIS_SCHEMA_FILE = "analysis-1.schema.json"
+"""The JSON Schema of that document, shipped in this package (`importlib.resources`)."""
 
 
 def settings_json(settings: Mapping[str, SettingValue]) -> dict[str, object]:

@@ -200,7 +200,7 @@ def test_analyze_shows_the_flags_in_words_and_the_json_carries_them(
     assert text.count("flags: overlaps another trial, not analysed") == 2
 
     assert main(["analyze", str(session), "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    (document,) = json.loads(capsys.readouterr().out)["sessions"]
     assert [q["code"] for q in document["streams"]["simlowback"]["quality"]] == ["rate_mismatch"]
     flagged = [t for t in document["trials"] if t["quality"]]
     assert [
