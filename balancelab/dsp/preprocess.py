@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import signal
 
 from balancelab.dsp.quality import as_float_array, check_positive, detect_gaps, find_gaps
@@ -116,6 +116,10 @@ def lowpass(x: ArrayLike, fs: float, cutoff_hz: float, order: int = 4) -> FloatA
 
     Each gap-free (finite) segment of each column is filtered on its own. A segment shorter than
     `lowpass_min_samples(order)` cannot be filtered without edge artefacts and is set to NaN.
+
+    Raises:
+        InvalidArgumentError: `fs` or `cutoff_hz` is not positive, `cutoff_hz` is at or above
+            fs/2, or `order` is not an integer from 1 to 10.
     """
     values = as_float_array("x", x, ndim=(1, 2))
     fs = check_positive("fs", fs)
@@ -130,11 +134,23 @@ def lowpass(x: ArrayLike, fs: float, cutoff_hz: float, order: int = 4) -> FloatA
     minimum = lowpass_min_samples(int(order))
     table = _as_table(values)
     out = np.full_like(table, np.nan)
-    for c in range(table.shape[1]):
-        for segment in finite_segments(table[:, c]):
+    finite = np.isfinite(table)
+    for columns in _same_gaps(finite):
+        # One call per segment for all columns that share its gaps (a trace's AP and ML are
+        # lost together): sosfiltfilt filters each column on its own, so the values are the
+        # same as column by column, in a fraction of the calls.
+        for segment in finite_segments(np.where(finite[:, columns[0]], 0.0, np.nan)):
             if segment.stop - segment.start >= minimum:
-                out[segment, c] = signal.sosfiltfilt(sos, table[segment, c])
+                out[segment, columns] = signal.sosfiltfilt(sos, table[segment, columns], axis=0)
     return out.reshape(values.shape)
+
+
+def _same_gaps(finite: NDArray[np.bool_]) -> list[list[int]]:
+    """The columns of a (n, c) finiteness mask grouped by identical masks, in column order."""
+    groups: dict[bytes, list[int]] = {}
+    for c in range(finite.shape[1]):
+        groups.setdefault(np.packbits(finite[:, c]).tobytes(), []).append(c)
+    return list(groups.values())
 
 
 def detrend_linear(x: ArrayLike) -> FloatArray:

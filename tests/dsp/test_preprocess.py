@@ -11,7 +11,9 @@ from scipy.spatial.transform import Rotation
 
 from balancelab.dsp import preprocess
 from balancelab.errors import InvalidArgumentError
+from balancelab.formats.bids_reader import read_session
 from balancelab.model import QualityCode
+from tests.support import REPO_ROOT
 
 FS = 100.0
 G = 9.80665
@@ -153,3 +155,31 @@ def test_gravity_alignment_errors() -> None:
         preprocess.gravity_alignment(np.tile([0.0, 0.0, G], (5, 1)), forward_axis=(0, 0, 1))
     with pytest.raises(InvalidArgumentError, match="acc_quiet"):
         preprocess.gravity_alignment(np.full((5, 3), np.nan))
+
+
+def _lowpass_column_by_column(x: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
+    """The zero-lag low-pass done one column and one gap-free segment at a time, with scipy."""
+    sos = signal.butter(4, cutoff_hz, btype="low", fs=fs, output="sos")
+    out = np.full_like(x, np.nan)
+    for c in range(x.shape[1]):
+        for segment in preprocess.finite_segments(x[:, c]):
+            if segment.stop - segment.start >= preprocess.lowpass_min_samples(4):
+                out[segment, c] = signal.sosfiltfilt(sos, x[segment, c])
+    return out
+
+
+def test_lowpass_of_all_columns_at_once_equals_column_by_column_on_the_recordings() -> None:
+    """Every stream of recordings/ (real gaps where a sensor lost samples), and each with one
+    column given gaps of its own: filtered together, the values are those of one at a time."""
+    dirs = sorted(p for p in (REPO_ROOT / "recordings").glob("sub-*/ses-*") if p.is_dir())
+    streams = [rec for d in dirs for rec in read_session(d).recordings]
+    assert len(streams) >= 10 and any(np.isnan(r.values).any() for r in streams)
+    for rec in streams:
+        own_gaps = rec.values.copy()
+        own_gaps[100:160, 0] = np.nan  # a gap in the first column only
+        own_gaps[-3:, -1] = np.nan  # a segment too short to filter at the end of the last
+        for x in (rec.values, own_gaps):
+            found = preprocess.lowpass(x, rec.nominal_fs_hz, 10.0)
+            expected = _lowpass_column_by_column(x, rec.nominal_fs_hz, 10.0)
+            np.testing.assert_array_equal(np.isnan(found), np.isnan(expected))
+            np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12, equal_nan=True)
