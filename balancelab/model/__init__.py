@@ -7,6 +7,14 @@ Everything here is plain frozen data without I/O; sensors, formats, the engine a
 share it, so none of them reaches into `balancelab.dsp` for a result type.
 """
 
+from balancelab.model.checks import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_range,
+)
 from balancelab.model.quality import (
     MESSAGES,
     QualityCode,
@@ -99,7 +107,13 @@ __all__ = [
     "TrialAnalysis",
     "TrialType",
     "Vision",
+    "check_choice",
+    "check_finite",
+    "check_int",
     "check_label",
+    "check_nonnegative",
+    "check_positive",
+    "check_range",
     "cop_channels",
     "imu_channels",
     "make_flag",
