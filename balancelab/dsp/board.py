@@ -13,10 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from balancelab.dsp.quality import as_float_array, check_positive, input_flags, paired_arrays
+from balancelab.dsp.quality import as_float_array, input_flags, paired_arrays
 from balancelab.dsp.results import missing
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray, Metric, QualityFlag, SettingValue
+from balancelab.model import (
+    FloatArray,
+    Metric,
+    QualityFlag,
+    SettingValue,
+    check_nonnegative,
+    check_positive,
+)
 
 DEFAULT_ZONE_DEG = 5.0
 DEFAULT_EDGE_TOLERANCE_DEG = 1.0
@@ -113,10 +120,7 @@ def detect_edge_contacts(
         raise InvalidArgumentError(
             f"tolerance_deg must be below max_tilt_deg ({max_tilt:g}), got {tolerance_deg!r}"
         )
-    if not (np.isfinite(min_separation_s) and min_separation_s >= 0):
-        raise InvalidArgumentError(
-            f"min_separation_s must be a finite number >= 0, got {min_separation_s!r}"
-        )
+    check_nonnegative("min_separation_s", min_separation_s, "s")
     settings: dict[str, SettingValue] = {
         "fs": fs,
         "n": pitch.size,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from balancelab.dsp.quality import as_float_array, check_positive
+from balancelab.dsp.quality import as_float_array
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import (
     STANDARD_GRAVITY_MS2,
@@ -22,6 +22,8 @@ from balancelab.model import (
     Recording,
     Trial,
     TrialType,
+    check_nonnegative,
+    check_positive,
     make_flag,
 )
 
@@ -109,9 +111,9 @@ def trial_windows(
     min_window_s: float = MIN_WINDOW_S,
 ) -> list[TrialWindow]:
     """The analysed window of each of the recording's trials (events.tsv), in trial order."""
-    skip = _check_non_negative("hold_skip_s", hold_skip_s)
+    skip = check_nonnegative("hold_skip_s", hold_skip_s)
     longest = check_positive("hold_max_s", hold_max_s)
-    shortest = _check_non_negative("min_window_s", min_window_s)
+    shortest = check_nonnegative("min_window_s", min_window_s)
     windows = []
     for number, trial in enumerate(recording.trials):
         if trial.trial_type in LANDING_TYPES:
@@ -212,7 +214,7 @@ def detect_touchdowns_imu(
     fs = check_positive("fs", fs)
     floor = check_positive("floor_g", floor_g) * STANDARD_GRAVITY_MS2
     k = check_positive("k_sd", k_sd)
-    separation = _check_non_negative("min_separation_s", min_separation_s)
+    separation = check_nonnegative("min_separation_s", min_separation_s)
     with np.errstate(over="ignore", invalid="ignore"):
         norm = np.linalg.norm(acc, axis=1)
     excess = _about_median(norm)
@@ -236,8 +238,8 @@ def detect_touchdowns_force(
     force = as_float_array("force_n", force_n, ndim=1)
     fs = check_positive("fs", fs)
     fraction = check_positive("unload_fraction", unload_fraction)
-    shortest = _check_non_negative("min_unload_s", min_unload_s)
-    separation = _check_non_negative("min_separation_s", min_separation_s)
+    shortest = check_nonnegative("min_unload_s", min_unload_s)
+    separation = check_nonnegative("min_separation_s", min_separation_s)
     finite = force[np.isfinite(force)]
     weight = float(np.percentile(finite, TOUCHDOWN_WEIGHT_PERCENTILE)) if finite.size else 0.0
     if not (np.isfinite(weight) and weight > 0):
@@ -276,7 +278,7 @@ def detect_touchdowns_cop(
     fs = check_positive("fs", fs)
     k_global = check_positive("k_p95", k_p95)
     k_near = check_positive("k_local", k_local)
-    separation = _check_non_negative("min_separation_s", min_separation_s)
+    separation = check_nonnegative("min_separation_s", min_separation_s)
     half = max(COP_LOCAL_GAP_SAMPLES + 1, round(COP_LOCAL_S * fs))
     if trace.shape[0] < 2 * half + 3:
         return []
@@ -470,13 +472,3 @@ def _xyz(name: str, x: ArrayLike) -> FloatArray:
     if values.shape[1] != 3:
         raise InvalidArgumentError(f"{name} must be (n, 3) (x, y, z columns), got {values.shape}")
     return values
-
-
-def _check_non_negative(name: str, value: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name} must be a number >= 0, got {value!r}") from None
-    if not (np.isfinite(number) and number >= 0):
-        raise InvalidArgumentError(f"{name} must be a finite number >= 0, got {value!r}")
-    return number

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from balancelab.dsp._tilt_smoother import smooth_run
-from balancelab.dsp.quality import as_float_array, check_choice, check_positive
+from balancelab.dsp.quality import as_float_array
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import (
     STANDARD_GRAVITY_MS2,
@@ -48,6 +48,8 @@ from balancelab.model import (
     QualityCode,
     QualityFlag,
     SettingValue,
+    check_choice,
+    check_positive,
     make_flag,
 )
 

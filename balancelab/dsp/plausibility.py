@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from balancelab.dsp.quality import as_float_array, check_positive
+from balancelab.dsp.quality import as_float_array
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray, Metric, QualityCode, QualityFlag, make_flag
+from balancelab.model import FloatArray, Metric, QualityCode, QualityFlag, check_positive, make_flag
 
 PLAUSIBLE_FACTOR = 20.0
 

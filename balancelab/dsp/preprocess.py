@@ -15,9 +15,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import signal
 
-from balancelab.dsp.quality import as_float_array, check_positive, detect_gaps, find_gaps
+from balancelab.dsp.quality import as_float_array, detect_gaps, find_gaps
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray, QualityCode, QualityFlag, make_flag
+from balancelab.model import (
+    FloatArray,
+    QualityCode,
+    QualityFlag,
+    check_int,
+    check_positive,
+    make_flag,
+)
 
 DEFAULT_FS_HZ = 100.0
 DEFAULT_MAX_GAP_S = 0.1
@@ -128,9 +135,8 @@ def lowpass(x: ArrayLike, fs: float, cutoff_hz: float, order: int = 4) -> FloatA
         raise InvalidArgumentError(
             f"cutoff_hz must be below the Nyquist frequency fs/2 = {fs / 2:g}, got {cutoff_hz!r}"
         )
-    if not (isinstance(order, int | np.integer) and 1 <= order <= 10):
-        raise InvalidArgumentError(f"order must be an integer from 1 to 10, got {order!r}")
-    sos = butterworth_lowpass_sos(int(order), cutoff, fs)
+    order = check_int("order", order, 1, 10)
+    sos = butterworth_lowpass_sos(order, cutoff, fs)
     minimum = lowpass_min_samples(int(order))
     table = _as_table(values)
     out = np.full_like(table, np.nan)

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray, QualityCode, QualityFlag, make_flag
+from balancelab.model import FloatArray, QualityCode, QualityFlag, check_positive, make_flag
 
 RATE_TOLERANCE = 0.1
 """Largest relative difference between a stream's nominal SamplingFrequency and the median rate
@@ -240,26 +240,6 @@ def input_flags(*arrays: FloatArray, min_n: int) -> tuple[QualityFlag, ...]:
     if max(float(np.max(np.abs(x))) for x in arrays) > MAX_ABS_VALUE:
         return (make_flag(QualityCode.OUT_OF_RANGE, f"|value| > {MAX_ABS_VALUE:g}"),)
     return ()
-
-
-def check_positive(name: str, value: float) -> float:
-    """`value` as a float if it is finite and > 0, else InvalidArgumentError."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name} must be a number > 0, got {value!r}") from None
-    if not (np.isfinite(number) and number > 0):
-        raise InvalidArgumentError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
-
-
-def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    """`value` if it is one of `allowed`, else InvalidArgumentError listing them."""
-    if value not in allowed:
-        raise InvalidArgumentError(
-            f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}"
-        )
-    return value
 
 
 def _rails(full_scale: float | tuple[float, float]) -> tuple[float, float]:

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 
 from balancelab.dsp import tts_interval
 from balancelab.dsp.preprocess import finite_segments
-from balancelab.dsp.quality import as_float_array, check_choice, check_positive, input_flags
+from balancelab.dsp.quality import as_float_array, input_flags
 from balancelab.dsp.results import missing
 from balancelab.errors import InvalidArgumentError
 from balancelab.model import (
@@ -53,6 +53,9 @@ from balancelab.model import (
     QualityCode,
     QualityFlag,
     SettingValue,
+    check_choice,
+    check_nonnegative,
+    check_positive,
     make_flag,
 )
 
@@ -301,8 +304,7 @@ def tts_moving_rms(
     """
     fs = check_positive("fs", fs)
     window_s = check_positive("window_s", window_s)
-    if not min_excursion_s >= 0:
-        raise InvalidArgumentError(f"min_excursion_s must be >= 0, got {min_excursion_s!r}")
+    check_nonnegative("min_excursion_s", min_excursion_s, "s")
     settings: dict[str, SettingValue] = {
         "fs": float(fs),
         "window_s": window_s,

@@ -19,16 +19,21 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate, signal, stats
 
-from balancelab.dsp.quality import (
-    as_float_array,
-    check_choice,
-    check_positive,
-    input_flags,
-    paired_arrays,
-)
+from balancelab.dsp.quality import as_float_array, input_flags, paired_arrays
 from balancelab.dsp.results import missing, per_second_unit, squared_unit
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray, Metric, QualityCode, QualityFlag, SettingValue, make_flag
+from balancelab.model import (
+    FloatArray,
+    Metric,
+    QualityCode,
+    QualityFlag,
+    SettingValue,
+    check_choice,
+    check_int,
+    check_positive,
+    check_range,
+    make_flag,
+)
 
 EllipseMethod = Literal["f", "chi2"]
 VelocityDivisor = Literal["elapsed", "samples"]
@@ -113,12 +118,10 @@ def ellipse_k(n: int, level: float = 0.95, method: EllipseMethod = "f") -> float
     Duarte's `hyperellipsoid`). "chi2": χ²⁻¹(level; 2), the large-n limit (5.991 at 0.95).
     """
     check_choice("method", method, ("f", "chi2"))
-    if not 0 < level < 1:
-        raise InvalidArgumentError(f"level must be a probability in (0, 1), got {level!r}")
+    check_range("level", level, 0.0, 1.0, inclusive=(False, False))
     if method == "chi2":
         return float(stats.chi2.ppf(level, 2))
-    if n < 3:
-        raise InvalidArgumentError(f"n must be >= 3 for the F-based ellipse, got {n}")
+    check_int("n", n, minimum=3)
     return float(2 * (n - 1) * (n + 1) / (n * (n - 2)) * stats.f.ppf(level, 2, n - 2))
 
 
@@ -475,9 +478,9 @@ def _spectral_args(
         raise InvalidArgumentError(
             f"band_hz must satisfy 0 <= low < high <= fs/2 = {fs / 2:g}, got {band_hz!r}"
         )
-    if nperseg is not None and (nperseg < 4 or nperseg > max(n, 4)):
-        raise InvalidArgumentError(f"nperseg must be between 4 and N = {n}, got {nperseg!r}")
-    return fs, (low, high), nperseg if nperseg is not None else n // 2
+    if nperseg is None:
+        return fs, (low, high), n // 2
+    return fs, (low, high), check_int("nperseg", nperseg, 4, max(n, 4))
 
 
 def _spectral_flags(

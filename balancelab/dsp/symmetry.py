@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from balancelab.dsp.quality import detect_too_few_trials
-from balancelab.errors import InvalidArgumentError
 from balancelab.model import (
     Asymmetry,
     ConditionSummary,
@@ -38,6 +37,7 @@ from balancelab.model import (
     Surface,
     TrialType,
     Vision,
+    check_positive,
     make_flag,
 )
 
@@ -87,9 +87,7 @@ def log_ratio(left: float, right: float) -> float | None:
 
 def typical_error_log(cv_pct: float) -> float:
     """Typical error on the log scale from a CV in %: ln(1 + CV/100)."""
-    if not (math.isfinite(cv_pct) and cv_pct > 0):
-        raise InvalidArgumentError(f"cv_pct must be a finite number > 0, got {cv_pct!r}")
-    return math.log1p(cv_pct / 100.0)
+    return math.log1p(check_positive("cv_pct", cv_pct, "%") / 100.0)
 
 
 def mdc95_log_difference(cv_left_pct: float, cv_right_pct: float | None = None) -> float:

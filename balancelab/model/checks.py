@@ -20,7 +20,9 @@ T = TypeVar("T")
 
 def _shown(value: object) -> str:
     """The value as the message shows it: numbers plainly (-1, 0.5, nan), the rest by repr."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, numbers.Real):
         return repr(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
     return repr(value)
 
@@ -35,7 +37,7 @@ def fail(name: str, value: object, allowed: str) -> InvalidArgumentError:
 
 
 def _real(name: str, value: object, allowed: str, *, allow_inf: bool = False) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise fail(name, value, allowed)
     number = float(value)
     if math.isnan(number) or (math.isinf(number) and not allow_inf):
@@ -100,7 +102,7 @@ def check_int(
         allowed = f"an integer <= {maximum}"
     else:
         allowed = "an integer"
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise fail(name, value, allowed)
     number = int(value)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
