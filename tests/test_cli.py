@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from balancelab.cli import build_parser, main
-from balancelab.cli_common import ExitCode
+from balancelab.cli.common import ExitCode
 from balancelab.errors import SimulationError
 from balancelab.formats.bids_reader import read_session
 from balancelab.model import Side, Surface, TrialType, Vision

@@ -78,7 +78,7 @@ def test_listing_the_scenarios_does_not_load_scipy() -> None:
 
 def test_the_help_line_of_every_command_is_the_one_its_module_gives() -> None:
     """`balancelab --help` lists COMMANDS without importing the commands' modules; each line
-    must still be the help the command itself registers (stream's lives in cli_stream)."""
+    must still be the help the command itself registers (stream's lives in cli.stream)."""
     parser = build_parser()  # every command in full
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     registered = {action.dest: action.help for action in commands._choices_actions}

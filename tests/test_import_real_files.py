@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from balancelab.cli import main
-from balancelab.cli_common import FolderReport
+from balancelab.cli.common import FolderReport
 from balancelab.engine.jobs import FileImport, StartFrom
 from balancelab.formats.bids_reader import read_session
 from tests.formats.test_import_phyphox import java_sci, phyphox_files, write_folder

@@ -3,8 +3,9 @@
 Sensors of a recognised kind that balancelab cannot stream yet (Movesense) are listed, marked
 as such, so that a person holding one learns why `stream` refuses it instead of not seeing it.
 
-Kept apart from `cli.py`; `cli.build_parser` adds it with `add_scan_command(commands)`. bleak is
-imported only when the command runs, so the rest of the CLI works without Bluetooth.
+Kept apart from the dispatcher (`balancelab.cli`); its `build_parser` adds it with
+`add_scan_command(commands)`. bleak is imported only when the command runs, so the rest of the
+CLI works without Bluetooth.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from balancelab.cli_common import ExitCode, report_error
+from balancelab.cli.common import ExitCode, report_error
 from balancelab.errors import InvalidArgumentError
 
 if TYPE_CHECKING:

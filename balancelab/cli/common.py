@@ -1,8 +1,10 @@
-"""What the command modules share: exit codes, the dataset-folder option, errors, recovery notes.
+"""What the command modules share: exit codes, the dataset-folder and trial options, errors,
+recovery notes.
 
-`cli.py` and the command modules it registers (`cli_stream`, …) import these from here, so no
-command module needs to import `cli` itself. Building the parser must stay cheap (`--help`), so
-what only a running command needs (the engine, the dataset) is imported where it is used.
+The dispatcher (`balancelab.cli`) and the command modules it registers (`cli.stream`, …) import
+these from here, so no command module needs to import the dispatcher. Building the parser must
+stay cheap (`--help`), so what only a running command needs (the engine, the dataset) is
+imported where it is used.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from balancelab.errors import BalancelabError
+from balancelab.errors import BalancelabError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from balancelab.engine.jobs import FileImport
     from balancelab.formats.dataset import RecoveryReport
+    from balancelab.model import Trial
 
 DATA_OPTION_HELP = "the dataset folder (default: $BALANCELAB_DATA or your user data folder)"
 DEBUG_HELP = "show the full traceback of an error (before or after the command)"
@@ -218,3 +222,58 @@ def print_folder_summary(results: Sequence[FileImport], root: Path) -> int:
     if not refused:
         return ExitCode.OK
     return ExitCode.REFUSED if len(refused) == len(results) else ExitCode.SOME_FAILED
+
+
+def add_trial_options(parser: argparse.ArgumentParser) -> None:
+    """The options that describe a whole file as one trial: --trial-type, --side, --surface,
+    --vision."""
+    from balancelab.model import Side, Surface, TrialType, Vision  # noqa: PLC0415 (numpy)
+
+    parser.add_argument("--trial-type", choices=[t.value for t in TrialType], default=None)
+    parser.add_argument("--side", choices=[s.value for s in Side], help="default: both")
+    parser.add_argument("--surface", choices=[s.value for s in Surface], help="default: firm")
+    parser.add_argument("--vision", choices=[v.value for v in Vision], help="default: open")
+
+
+def whole_file_trial(args: argparse.Namespace) -> Trial | None:
+    """The trial those options describe (the whole file), or None without --trial-type."""
+    from balancelab.model import Outcome, Side, Surface, Trial, TrialType, Vision  # noqa: PLC0415
+
+    described = [f"--{n}" for n in ("side", "surface", "vision") if getattr(args, n) is not None]
+    if args.trial_type is None:
+        if described:
+            raise InvalidArgumentError(
+                f"{', '.join(described)} describe(s) a trial, but no --trial-type was given",
+                advice="Add --trial-type (e.g. single_leg_hold) to store the file as one trial.",
+            )
+        return None
+    return Trial(
+        onset_s=0.0,
+        duration_s=0.0,
+        trial_type=TrialType(args.trial_type),
+        side=Side(args.side or Side.BOTH),
+        surface=Surface(args.surface or Surface.FIRM),
+        vision=Vision(args.vision or Vision.OPEN),
+        outcome=Outcome.COMPLETED,
+    )
+
+
+def folder_or_data(path: Path | None, data: Path | None, name: str) -> Path:
+    """A command's folder given as its argument or as --data (not both); else the default."""
+    if path is not None and data is not None:
+        raise InvalidArgumentError(
+            f"{name} {path} and --data {data} both name the folder",
+            advice=f"Give the folder once, as {name} or as --data DIR.",
+        )
+    return dataset_root(path if path is not None else data)
+
+
+def parse_start(text: str) -> datetime:
+    """An argparse type: a session start in ISO 8601, UTC unless it names its zone."""
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time such as 2026-11-21T09:30:00"
+        ) from None
+    return start if start.tzinfo else start.replace(tzinfo=UTC)

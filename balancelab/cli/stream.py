@@ -1,6 +1,6 @@
 """`balancelab stream DEVICE`: record a live source into the dataset, printing rate, loss, latency.
 
-Exit codes (`cli_common.ExitCode`): 0 when the source ended or was stopped (--seconds, Ctrl-C)
+Exit codes (`cli.common.ExitCode`): 0 when the source ended or was stopped (--seconds, Ctrl-C)
 after samples arrived; 3 when it was lost, or when no sample arrived at all (a phone or sensor
 that cannot be reached), with the reason on stderr; 2 for a DEVICE or option it refuses.
 SIGTERM and SIGHUP close the recording as Ctrl-C does (the trial under way kept as `aborted`),
@@ -8,7 +8,8 @@ then exit 143 and 129, 128 + the signal as the shell reports a process the signa
 is the operator's own way to stop, the others come from outside (a service manager, a closed
 terminal), and a script can tell them apart.
 
-Kept apart from `cli.py`; `cli.build_parser` adds it with `add_stream_command(commands)`.
+Kept apart from the dispatcher (`balancelab.cli`); its `build_parser` adds it with
+`add_stream_command(commands)`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 
-from balancelab.cli_common import (
+from balancelab.cli.common import (
     ExitCode,
     add_data_option,
     dataset_root,

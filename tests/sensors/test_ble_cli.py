@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from balancelab.cli_ble import (
+from balancelab.cli.ble import (
     NOT_STREAMABLE,
     NOT_STREAMABLE_NOTE,
     add_scan_command,

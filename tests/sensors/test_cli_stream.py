@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import balancelab
-from balancelab import cli_stream
 from balancelab.cli import main
-from balancelab.cli_common import ExitCode
+from balancelab.cli import stream as cli_stream
+from balancelab.cli.common import ExitCode
 from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import open_source
 from balancelab.errors import InvalidArgumentError

@@ -12,8 +12,8 @@ from tests.support import REPO_ROOT
 CHECKED = (
     "balancelab/sensors",
     "balancelab/devices",
-    "balancelab/cli_ble.py",
-    "balancelab/cli_stream.py",
+    "balancelab/cli/ble.py",
+    "balancelab/cli/stream.py",
     "tests/devices",
     "tests/sensors",
     "tests/support",

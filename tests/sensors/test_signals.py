@@ -28,7 +28,7 @@ import pytest
 
 import balancelab
 from balancelab.cli import main
-from balancelab.cli_common import ExitCode
+from balancelab.cli.common import ExitCode
 from balancelab.engine.controller import StreamEvent, StreamProgress
 from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import stream_to_dataset
