@@ -88,6 +88,18 @@ def test_the_unmodified_package_keeps_every_contract(tmp_path: Path) -> None:
             id="dsp-reaches-up-to-engine",
         ),
         pytest.param(
+            {"balancelab/cli/ble.py": "from balancelab.cli import analyze\n"},
+            "Commands of the cli",
+            "balancelab.cli.ble -> balancelab.cli.analyze",
+            id="one-command-module-imports-another",
+        ),
+        pytest.param(
+            {"balancelab/cli/common.py": "from balancelab.cli.stream import run_stream\n"},
+            "Commands of the cli",
+            "balancelab.cli.common -> balancelab.cli.stream",
+            id="the-shared-cli-module-imports-a-command",
+        ),
+        pytest.param(
             {"balancelab/plugins/__init__.py": '"""A package no layer names."""\n'},
             "Layers",
             "balancelab.plugins",
