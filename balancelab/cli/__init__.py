@@ -34,7 +34,8 @@ COMMANDS: dict[str, str] = {
     "stream": "record a live source (simulated athlete, replay, phone, sensor) into the dataset",
     "scan": "list the Bluetooth sensors in range (DIY, Polar, WitMotion …)",
 }
-"""Each sub-command and its line under `balancelab --help`, in the order listed there."""
+"""Each sub-command and its line under `balancelab --help`, in the order listed there; the
+module of each command registers the same line (tests/test_cli_imports.py checks them)."""
 
 
 def build_parser(full: Collection[str] | None = None) -> argparse.ArgumentParser:
