@@ -20,7 +20,7 @@ from balancelab.devices.common import (
     require_length,
 )
 from balancelab.errors import DecodeError, InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, check_int
 
 SERVICE_UUID = MOVESENSE_SERVICE_UUID
 WRITE_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
@@ -63,15 +63,13 @@ def parse_path(path: str) -> MeasPath:
 def subscribe_command(reference: int, path: str) -> bytes:
     """`01 <ref> <path>`: subscribe; notifications carry `reference` in byte 1."""
     parse_path(path)
-    if not 0 <= reference <= 0xFF:
-        raise InvalidArgumentError(f"reference must be 0..255, got {reference}")
+    check_int("reference", reference, 0, 0xFF)
     return bytes([COMMAND_SUBSCRIBE, reference]) + path.encode("ascii")
 
 
 def unsubscribe_command(reference: int) -> bytes:
     """`02 <ref>`: end the subscription `reference`."""
-    if not 0 <= reference <= 0xFF:
-        raise InvalidArgumentError(f"reference must be 0..255, got {reference}")
+    check_int("reference", reference, 0, 0xFF)
     return bytes([COMMAND_UNSUBSCRIBE, reference])
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from balancelab.devices.common import Decoded
 from balancelab.errors import DecodeError, InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, check_choice, check_finite
 
 ACC_TIME = "acc_time"
 ACC_BUFFERS = ("accX", "accY", "accZ")
@@ -64,9 +64,7 @@ def build_get_query(requests: Sequence[tuple[str, str]]) -> str:
 
 def format_threshold(value_s: float) -> str:
     """A threshold as text that round-trips exactly (`repr` of the float)."""
-    if not math.isfinite(value_s):
-        raise InvalidArgumentError(f"threshold must be finite, got {value_s}")
-    return repr(float(value_s))
+    return repr(check_finite("threshold", value_s, "s"))
 
 
 def incremental_query(time_buffer: str, value_buffers: Sequence[str], since_s: float | None) -> str:
@@ -82,8 +80,7 @@ def incremental_query(time_buffer: str, value_buffers: Sequence[str], since_s: f
 
 def control_query(cmd: str, *, buffer: str | None = None, value: float | None = None) -> str:
     """`/control?cmd=start|stop|clear|set[&buffer=..&value=..]`."""
-    if cmd not in CONTROL_COMMANDS:
-        raise InvalidArgumentError(f"cmd must be one of {CONTROL_COMMANDS}, got {cmd!r}")
+    check_choice("cmd", cmd, CONTROL_COMMANDS)
     if (cmd == "set") != (buffer is not None and value is not None):
         raise InvalidArgumentError("cmd 'set' needs buffer and value; other commands take none")
     query = f"/control?cmd={cmd}"

@@ -15,14 +15,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from balancelab.devices.common import IntArray
-from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, check_int, check_positive
 
 
 def _check_bits(bits: int) -> int:
-    if not 1 <= bits <= 62:
-        raise InvalidArgumentError(f"bits must be in 1..62, got {bits}")
-    return 1 << bits
+    return 1 << check_int("bits", bits, 1, 62)
 
 
 def _signed_step(step: int, modulus: int) -> int:
@@ -155,11 +152,9 @@ class ClockMapper:
         resync_s: float = 2.0,
         latency_floor_s: float = 0.0,
     ) -> None:
-        if not bin_s > 0 or window_bins < 2 or not resync_s > 0:
-            raise InvalidArgumentError(
-                "ClockMapper needs bin_s > 0, window_bins >= 2 and resync_s > 0, got "
-                f"bin_s={bin_s}, window_bins={window_bins}, resync_s={resync_s}"
-            )
+        check_positive("bin_s", bin_s, "s")
+        check_int("window_bins", window_bins, minimum=2)
+        check_positive("resync_s", resync_s, "s", allow_inf=True)
         self.bin_s = bin_s
         self.window_bins = window_bins
         self.resync_s = resync_s
@@ -291,10 +286,8 @@ class HostTimestamper:
         bin_s: float = 1.0,
         window_bins: int = 300,
     ) -> None:
-        if not nominal_fs_hz > 0 or confirm < 1:
-            raise InvalidArgumentError(
-                f"nominal_fs_hz must be > 0 and confirm >= 1, got {nominal_fs_hz}, {confirm}"
-            )
+        check_positive("nominal_fs_hz", nominal_fs_hz, "Hz")
+        check_int("confirm", confirm, minimum=1)
         self.nominal_fs_hz = nominal_fs_hz
         self.gap_threshold_s = (
             gap_threshold_s if gap_threshold_s is not None else max(0.25, 10.0 / nominal_fs_hz)

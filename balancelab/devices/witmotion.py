@@ -24,7 +24,7 @@ from balancelab.devices.common import (
 )
 from balancelab.devices.timing import HostTimestamper
 from balancelab.errors import DecodeError, InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, check_int
 
 __all__ = [
     "DEFAULT_200HZ_CODE",
@@ -170,8 +170,8 @@ def magnetometer_mg(read: RegisterRead) -> tuple[int, int, int]:
 
 def write_register_command(register: int, value: int) -> bytes:
     """`FF AA <reg> <lo> <hi>`: write a 16-bit register (unlock first, save after)."""
-    if not 0 <= register <= 0xFF or not -0x8000 <= value <= 0xFFFF:
-        raise InvalidArgumentError(f"register {register} / value {value} out of range")
+    check_int("register", register, 0, 0xFF)
+    check_int("value", value, -0x8000, 0xFFFF)
     return bytes([0xFF, 0xAA, register]) + (value & 0xFFFF).to_bytes(2, "little")
 
 

@@ -17,22 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from balancelab.errors import BalancelabError, InvalidArgumentError
+from balancelab.errors import BalancelabError
 from balancelab.formats.bids_reader import read_recording, read_session
-from balancelab.model import Recording, Session, StreamSpec, Trial
+from balancelab.model import Recording, Session, StreamSpec, Trial, check_positive
 from balancelab.sensors.base import Clock, SampleBatch, SourceState, monotonic_clock
 from balancelab.sensors.watchdog import DEFAULT_STALL_AFTER_S, LiveSource
 
 DEFAULT_BATCH_S = 0.05
-
-
-def check_speed(speed: float) -> float:
-    """`speed` (x real time) must be > 0; `math.inf` means as fast as possible."""
-    if not speed > 0:
-        raise InvalidArgumentError(
-            f"speed must be > 0 (1 = real time, math.inf = as fast as possible), got {speed}"
-        )
-    return speed
 
 
 def stream_spec_of(recording: Recording) -> StreamSpec:
@@ -53,8 +44,7 @@ def plan_batches(
 
     Windows are `batch_s` wide from the first sample; empty windows (gaps) are skipped.
     """
-    if not batch_s > 0:
-        raise InvalidArgumentError(f"batch_s must be > 0, got {batch_s}")
+    check_positive("batch_s", batch_s, "s")
     filled = [r for r in recordings if r.time_s.size]
     if not filled:
         return
@@ -92,10 +82,9 @@ class SessionPlayer(LiveSource):
         clock: Clock = monotonic_clock,
         stall_after_s: float = DEFAULT_STALL_AFTER_S,
     ) -> None:
-        if not batch_s > 0:
-            raise InvalidArgumentError(f"batch_s must be > 0, got {batch_s}")
+        check_positive("batch_s", batch_s, "s")
         super().__init__(name, clock=clock, stall_after_s=stall_after_s)
-        self.speed = check_speed(speed)
+        self.speed = check_positive("speed", speed, "x real time", allow_inf=True)
         self.batch_s = batch_s
         self._session: Session | None = None
 

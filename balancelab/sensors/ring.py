@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from balancelab.errors import InvalidArgumentError
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, check_int
 
 MAX_RING_BYTES = 64 * 1024 * 1024
 """The most one ring holds (times and values, stored twice): 30 s of a 1-kHz stream with six
@@ -26,10 +26,8 @@ class RingBuffer:
     what was kept): a live view needs seconds of data, never gigabytes."""
 
     def __init__(self, capacity: int, channels: int) -> None:
-        if capacity < 1 or channels < 1:
-            raise InvalidArgumentError(
-                f"capacity and channels must be >= 1, got {capacity} and {channels}"
-            )
+        check_int("capacity", capacity, minimum=1)
+        check_int("channels", channels, minimum=1)
         row_bytes = 2 * BYTES_PER_NUMBER * (1 + channels)
         self.capacity = max(min(capacity, MAX_RING_BYTES // row_bytes), 1)
         self._time = np.full(2 * self.capacity, np.nan)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,15 @@ from balancelab.errors import (
     SensorProtocolError,
     Trouble,
 )
-from balancelab.model import TRACKED_POINTS, DeviceInfo, StreamSpec
+from balancelab.model import (
+    TRACKED_POINTS,
+    DeviceInfo,
+    StreamSpec,
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_range,
+)
 from balancelab.sensors.base import Clock, SourceState, monotonic_clock
 from balancelab.sensors.ble.drivers import DRIVERS, DiyDriver, Driver
 from balancelab.sensors.ble.gatt import Advertisement, BleBackend, Link, find
@@ -62,11 +71,9 @@ class ReconnectPolicy:
     """Silence (s) after which a stalled link is dropped and reconnected."""
 
     def __post_init__(self) -> None:
-        if not (self.initial_delay_s >= 0 and self.factor >= 1 and self.max_delay_s >= 0):
-            raise InvalidArgumentError(
-                "ReconnectPolicy needs initial_delay_s >= 0, factor >= 1 and max_delay_s >= 0, "
-                f"got {self.initial_delay_s}, {self.factor}, {self.max_delay_s}"
-            )
+        check_nonnegative("initial_delay_s", self.initial_delay_s, "s")
+        check_range("factor", self.factor, 1.0, math.inf)
+        check_nonnegative("max_delay_s", self.max_delay_s, "s")
 
     def delay_s(self, attempt: int) -> float:
         """Back-off before retry number `attempt` (0 = the first retry)."""
@@ -98,12 +105,9 @@ class BleSource(LiveSource):
     ) -> None:
         if not address_or_name.strip():
             raise InvalidArgumentError("address_or_name must name a sensor, got an empty text")
-        if tracked_point not in TRACKED_POINTS:
-            raise InvalidArgumentError(
-                f"tracked_point {tracked_point!r} is not one of {', '.join(TRACKED_POINTS)}"
-            )
-        if rate_hz is not None and not rate_hz > 0:
-            raise InvalidArgumentError(f"rate_hz must be > 0 or None, got {rate_hz}")
+        check_choice("tracked_point", tracked_point, TRACKED_POINTS)
+        if rate_hz is not None:
+            check_positive("rate_hz", rate_hz, "Hz")
         self.target = address_or_name.strip()
         super().__init__(f"ble:{self.target}", clock=clock, stall_after_s=stall_after_s)
         self.kind = kind
