@@ -24,7 +24,7 @@ from balancelab.dsp.analysis import analyze_recording
 from balancelab.dsp.orientation import Tilt, calibrate_level, estimate_tilt
 from balancelab.dsp.preprocess import butterworth_lowpass_sos, finite_segments, lowpass
 from balancelab.engine.analyze import analyze_path
-from balancelab.engine.jobs import write_session
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant
 from balancelab.model import FloatArray, Recording, Session, Side, TrialType
 from balancelab.sim import Scenario, TrialSpec, board_imu, force_plate, simulate_session

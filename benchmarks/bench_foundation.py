@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from balancelab.engine.jobs import write_session
 from balancelab.formats.bids_reader import (
     ChannelTable,
     iter_motion_rows,
@@ -21,6 +20,7 @@ from balancelab.formats.bids_reader import (
     session_motion_files,
     stream_paths_of,
 )
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant
 from balancelab.formats.motion_tsv import read_samples as _read_samples
 from balancelab.model import Side, TrialType

@@ -17,9 +17,8 @@ import pytest
 
 from balancelab.cli import main
 from balancelab.dsp.sway import prediction_ellipse
-from balancelab.engine.jobs import write_session
 from balancelab.formats.bids_reader import read_session
-from balancelab.formats.bids_writer import StreamSpec, open_session
+from balancelab.formats.bids_writer import StreamSpec, open_session, write_session
 from balancelab.formats.dataset import Participant
 from balancelab.model import Session, cop_channels
 from tests.support import REPO_ROOT, SHARED_DATA

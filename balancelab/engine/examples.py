@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from balancelab.engine.jobs import import_to_dataset, write_session, write_truth
+from balancelab.engine.jobs import import_to_dataset, write_truth
 from balancelab.errors import DatasetError
 from balancelab.formats.bids import write_text_atomic
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant, StagedWrite
 from balancelab.model import Side, Surface, Trial, TrialType, Vision
 from balancelab.sim import AthleteParams, Scenario, TrialSpec, lowback_imu, simulate_session

@@ -1,4 +1,4 @@
-"""Whole-session jobs: simulate into a dataset, import foreign files, write a session to disk."""
+"""Whole-session jobs: simulate into a dataset, import foreign files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from balancelab.errors import BalancelabError, DatasetError, FormatError, InvalidArgumentError
 from balancelab.formats.bids import StreamPaths, write_json_atomic
-from balancelab.formats.bids_writer import open_session
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import (
     DESCRIPTION,
     Participant,
@@ -27,10 +27,9 @@ from balancelab.formats.importers import (
     import_file,
     importable_files,
 )
-from balancelab.model import UNKNOWN_START_UTC, Recording, Session, StreamSpec, Trial, session_label
+from balancelab.model import UNKNOWN_START_UTC, Recording, Session, Trial, session_label
 from balancelab.sim import Truth, simulate_session
 
-WRITE_BATCH_SAMPLES = 2000
 TRUTH_FOLDER = Path("derivatives") / "simulation"
 
 
@@ -42,50 +41,6 @@ class SimulationResult:
     truth_json: Path
     session: Session
     truth: Truth
-
-
-def write_session(
-    dataset_root: Path,
-    session: Session,
-    *,
-    participant: Participant,
-    staged: StagedWrite | None = None,
-) -> Path:
-    """Write an in-memory session through the streaming writer; returns the session folder.
-
-    The session enters the dataset whole or not at all: it is written as part of `staged`, or,
-    without it, of a staged write of its own committed here.
-    """
-    if staged is None:
-        with StagedWrite.begin(dataset_root) as own:
-            return write_session(own.root, session, participant=participant, staged=own)
-    streams = [
-        StreamSpec(
-            tracksys=r.tracksys,
-            channels=r.channels,
-            nominal_fs_hz=r.nominal_fs_hz,
-            device=r.device,
-            sensor_to_segment=r.sensor_to_segment,
-        )
-        for r in session.recordings
-    ]
-    with open_session(
-        staged.root,
-        athlete=participant,
-        start_utc=session.start_utc,
-        task=session.task,
-        streams=streams,
-        staged=staged,
-    ) as writer:
-        for recording in session.recordings:
-            for start in range(0, recording.time_s.size, WRITE_BATCH_SAMPLES):
-                stop = start + WRITE_BATCH_SAMPLES
-                writer.append(
-                    recording.tracksys, recording.time_s[start:stop], recording.values[start:stop]
-                )
-        for trial in session.trials:
-            writer.add_trial(trial)
-    return staged.final_path(writer.session_dir)
 
 
 def simulate_to_dataset(

@@ -2,6 +2,7 @@
 
 Read: `read_recording`, `read_session`, `read_stream_info`, `iter_sessions`, `list_sessions`.
 Open: `open_dataset`, `recover_dataset`, `open_session` (streaming, crash-safe writing).
+Write: `write_session` (an in-memory session, whole or not at all).
 Import: `import_file`, for any export: its kind detected by `detect_kind` or given as an
 `ImportKind`; a generic table read through a `ColumnMap` (`parse_columns` makes one from the
 `--columns` text) and a `TableLayout`. (The readers of each kind share their modules' names, so
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from balancelab.formats.bids_reader import read_recording, read_session, read_stream_info
-    from balancelab.formats.bids_writer import open_session
+    from balancelab.formats.bids_writer import open_session, write_session
     from balancelab.formats.dataset import (
         Participant,
         iter_sessions,
@@ -36,6 +37,7 @@ _MODULE_OF: dict[str, str] = {
     "read_session": "bids_reader",
     "read_stream_info": "bids_reader",
     "open_session": "bids_writer",
+    "write_session": "bids_writer",
     "Participant": "dataset",
     "iter_sessions": "dataset",
     "list_sessions": "dataset",
@@ -65,6 +67,7 @@ __all__ = [
     "read_session",
     "read_stream_info",
     "recover_dataset",
+    "write_session",
 ]
 
 

@@ -57,6 +57,7 @@ from balancelab.formats.dataset import (
 from balancelab.model import (
     FloatArray,
     Matrix3,
+    Session,
     StreamSpec,
     Trial,
     check_label,
@@ -64,6 +65,7 @@ from balancelab.model import (
 )
 
 DEFAULT_FLUSH_INTERVAL_S = 0.5
+WRITE_BATCH_SAMPLES = 2000
 _KEPT_ADVICE = (
     "Check free disk space and that the drive is still connected; the samples already on disk"
     " are kept and balancelab recovers the session at the next start."
@@ -144,6 +146,50 @@ def open_session(
     except BaseException:
         lock.release()
         raise
+
+
+def write_session(
+    dataset_root: Path,
+    session: Session,
+    *,
+    participant: Participant,
+    staged: StagedWrite | None = None,
+) -> Path:
+    """Write an in-memory session through the streaming writer; returns the session folder.
+
+    The session enters the dataset whole or not at all: it is written as part of `staged`, or,
+    without it, of a staged write of its own committed here.
+    """
+    if staged is None:
+        with StagedWrite.begin(dataset_root) as own:
+            return write_session(own.root, session, participant=participant, staged=own)
+    streams = [
+        StreamSpec(
+            tracksys=r.tracksys,
+            channels=r.channels,
+            nominal_fs_hz=r.nominal_fs_hz,
+            device=r.device,
+            sensor_to_segment=r.sensor_to_segment,
+        )
+        for r in session.recordings
+    ]
+    with open_session(
+        staged.root,
+        athlete=participant,
+        start_utc=session.start_utc,
+        task=session.task,
+        streams=streams,
+        staged=staged,
+    ) as writer:
+        for recording in session.recordings:
+            for start in range(0, recording.time_s.size, WRITE_BATCH_SAMPLES):
+                stop = start + WRITE_BATCH_SAMPLES
+                writer.append(
+                    recording.tracksys, recording.time_s[start:stop], recording.values[start:stop]
+                )
+        for trial in session.trials:
+            writer.add_trial(trial)
+    return staged.final_path(writer.session_dir)
 
 
 def _make_session_dir(root: Path, athlete: str, session: str) -> Path:

@@ -20,11 +20,10 @@ import balancelab
 from balancelab.cli import main
 from balancelab.cli import stream as cli_stream
 from balancelab.cli.common import ExitCode
-from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import open_source
 from balancelab.errors import InvalidArgumentError
 from balancelab.formats.bids_reader import read_session
-from balancelab.formats.bids_writer import StreamSpec
+from balancelab.formats.bids_writer import StreamSpec, write_session
 from balancelab.formats.dataset import Participant, open_dataset
 from balancelab.model import Side, TrialType
 from balancelab.sensors.base import SourceEvent, SourceSink, SourceState, SourceStats

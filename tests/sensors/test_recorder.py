@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancelab.engine.jobs import write_session
 from balancelab.formats.bids import STATUS_COMPLETE
 from balancelab.formats.bids_reader import read_session, read_stream_info
-from balancelab.formats.bids_writer import StreamSpec
+from balancelab.formats.bids_writer import StreamSpec, write_session
 from balancelab.formats.dataset import Participant, open_dataset
 from balancelab.model import (
     Recording,

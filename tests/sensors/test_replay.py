@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import record_stream
 from balancelab.formats.bids_reader import read_session
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant
 from balancelab.model import Session, Side, TrialType
 from balancelab.sensors.base import SampleBatch, SourceEvent, SourceState

@@ -30,9 +30,9 @@ import balancelab
 from balancelab.cli import main
 from balancelab.cli.common import ExitCode
 from balancelab.engine.controller import StreamEvent, StreamProgress
-from balancelab.engine.jobs import write_session
 from balancelab.engine.streaming import stream_to_dataset
 from balancelab.formats.bids_reader import read_session
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant, open_dataset
 from balancelab.model import Outcome, Side, Trial, TrialType
 from balancelab.sensors.simulated import SimulatedSource
