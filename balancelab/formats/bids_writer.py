@@ -108,6 +108,14 @@ def open_session(
 
     With `staged` (a write begun in this dataset), the session is written under its hidden
     folder and enters the dataset, with the athlete, only when `staged` commits.
+
+    Raises:
+        InvalidArgumentError: a bad athlete or task label, no streams or repeated tracksys
+            labels, `flush_interval_s` not > 0, or `staged` begun in another dataset.
+        DatasetError: `dataset_root` is a file or a foreign non-empty folder, cannot be
+            created, or is locked; a stream's files already exist; the session is being
+            written by another process; a link leads out of the dataset.
+        FormatError: the dataset's description cannot be read or is not BIDS.
     """
     participant = athlete if isinstance(athlete, Participant) else Participant(athlete)
     check_label("task", task)
@@ -159,6 +167,10 @@ def write_session(
 
     The session enters the dataset whole or not at all: it is written as part of `staged`, or,
     without it, of a staged write of its own committed here.
+
+    Raises:
+        The errors of `open_session` and of `StagedWrite.begin`; a sample batch the stream
+        refuses (InvalidArgumentError), and a disk failure while writing (DatasetError).
     """
     if staged is None:
         with StagedWrite.begin(dataset_root) as own:

@@ -595,13 +595,27 @@ def _staged_problem(folder: Path, held: str, exc: BalancelabError) -> RecoveryRe
 
 
 def list_sessions(root: Path | str) -> list[Path]:
-    """Session folders (`sub-*/ses-*` holding motion streams) of a dataset, sorted."""
+    """Session folders (`sub-*/ses-*` holding motion streams) of a dataset, sorted.
+
+    Raises:
+        DatasetError: `root` is missing, not a folder, or has no dataset_description.json.
+        FormatError: its dataset_description.json cannot be read or names no BIDSVersion.
+    """
     root = check_dataset(root)
     return [d for d in sorted(root.glob("sub-*/ses-*")) if d.is_dir() and session_motion_files(d)]
 
 
 def recover_dataset(root: Path | str) -> list[RecoveryReport]:
-    """Repair every interrupted (not live) session of a dataset; one report per stream."""
+    """Repair every interrupted (not live) session of a dataset; one report per stream.
+
+    A stream that cannot be repaired is reported (its `problem`), not raised.
+
+    Raises:
+        DatasetError: `root` is missing, not a folder, or has no dataset_description.json.
+        FormatError: its dataset_description.json cannot be read or names no BIDSVersion.
+        DatasetError: also when the dataset stays locked by another process while an
+            interrupted staged write (import, simulation) is cleaned up.
+    """
     root = check_dataset(root)
     reports = _recover_staged(root)
     for session_dir in sorted(root.glob("sub-*/ses-*")):
@@ -834,11 +848,20 @@ class Dataset:
 
 
 def open_dataset(root: Path | str) -> Dataset:
-    """Check a dataset folder and recover its interrupted sessions (reports say what changed)."""
+    """Check a dataset folder and recover its interrupted sessions (reports say what changed).
+
+    Raises:
+        The errors of `recover_dataset`.
+    """
     root = check_dataset(root)
     return Dataset(root, tuple(recover_dataset(root)))
 
 
 def iter_sessions(root: Path | str) -> Iterator[Session]:
-    """Open a dataset (recovering interrupted sessions) and read its sessions one by one."""
+    """Open a dataset (recovering interrupted sessions) and read its sessions one by one.
+
+    Raises:
+        The errors of `open_dataset`, at the call; while iterating, FormatError for a session
+        file that cannot be read (naming the file and line).
+    """
     return open_dataset(root).iter_sessions()
