@@ -60,6 +60,7 @@ def test_analyze_path_keeps_every_session_in_the_dataset_order() -> None:
 
 @pytest.mark.parametrize("jobs", [0, -3])
 def test_no_processes_is_refused(jobs: int) -> None:
-    with pytest.raises(InvalidArgumentError, match="jobs must be 1 or more") as error:
+    wording = f"jobs must be an integer >= 1, got {jobs}"
+    with pytest.raises(InvalidArgumentError, match=wording) as error:
         next(plan_analysis(REPO_ROOT / "recordings").results(jobs))
     assert "--jobs" in error.value.advice

@@ -30,7 +30,14 @@ from balancelab.formats.bids import STATUS_RECORDING
 from balancelab.formats.bids_reader import read_session, read_stream_info, session_motion_files
 from balancelab.formats.dataset import DESCRIPTION, RecoveryReport, open_dataset
 from balancelab.formats.importers import import_file, is_one_export
-from balancelab.model import ANALYSIS_SCHEMA, Session, SessionAnalysis, Trial, TrialType
+from balancelab.model import (
+    ANALYSIS_SCHEMA,
+    Session,
+    SessionAnalysis,
+    Trial,
+    TrialType,
+    check_int,
+)
 
 IN_FLIGHT_PER_JOB = 2
 """Sessions submitted but not yet given back, per worker process: enough to keep each worker
@@ -177,11 +184,12 @@ class AnalysisPlan:
         processes (default: every core; 1 runs here, in this process); `context` the
         multiprocessing start method (default: the platform's)."""
         jobs = default_jobs() if jobs is None else jobs
-        if jobs < 1:
-            raise InvalidArgumentError(
-                f"jobs must be 1 or more, got {jobs}",
-                advice="Give the number of processes to use, e.g. --jobs 2 (1: no pool).",
-            )
+        check_int(
+            "jobs",
+            jobs,
+            minimum=1,
+            advice="Give the number of processes to use, e.g. --jobs 2 (1: no pool).",
+        )
         if self.imported is not None:
             yield AnalysedSession.of(self.path, self.imported)
         elif not self.whole_dataset:

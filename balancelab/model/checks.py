@@ -31,9 +31,9 @@ def _unit(unit: str) -> str:
     return f" ({unit})" if unit else ""
 
 
-def fail(name: str, value: object, allowed: str) -> InvalidArgumentError:
+def fail(name: str, value: object, allowed: str, advice: str | None = None) -> InvalidArgumentError:
     """The error of every check: `name` must be `allowed`, got `value` (raise it)."""
-    return InvalidArgumentError(f"{name} must be {allowed}, got {_shown(value)}")
+    return InvalidArgumentError(f"{name} must be {allowed}, got {_shown(value)}", advice)
 
 
 def _real(name: str, value: object, allowed: str, *, allow_inf: bool = False) -> float:
@@ -91,9 +91,15 @@ def check_range(
 
 
 def check_int(
-    name: str, value: object, minimum: int | None = None, maximum: int | None = None
+    name: str,
+    value: object,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    *,
+    advice: str | None = None,
 ) -> int:
-    """`value` as an int if it is an integer (not bool) within [`minimum`, `maximum`]."""
+    """`value` as an int if it is an integer (not bool) within [`minimum`, `maximum`];
+    `advice` replaces the default advice of the error."""
     if minimum is not None and maximum is not None:
         allowed = f"an integer in [{minimum}, {maximum}]"
     elif minimum is not None:
@@ -103,10 +109,10 @@ def check_int(
     else:
         allowed = "an integer"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise fail(name, value, allowed)
+        raise fail(name, value, allowed, advice)
     number = int(value)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise fail(name, value, allowed)
+        raise fail(name, value, allowed, advice)
     return number
 
 

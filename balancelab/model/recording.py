@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from balancelab.errors import InvalidArgumentError
+from balancelab.model.checks import check_choice, check_finite, check_nonnegative, check_positive
 
 FloatArray = NDArray[np.float64]
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
@@ -141,10 +142,7 @@ class Channel:
     @classmethod
     def make(cls, tracked_point: str, type: ChannelType, component: str) -> Channel:
         """A channel named `<tracked_point>_<quantity>_<component>` with its SI unit."""
-        if tracked_point not in TRACKED_POINTS:
-            raise InvalidArgumentError(
-                f"tracked_point {tracked_point!r} is not one of {', '.join(TRACKED_POINTS)}"
-            )
+        check_choice("tracked_point", tracked_point, TRACKED_POINTS)
         name = f"{tracked_point}_{QUANTITY_NAMES[type]}_{component}"
         units = si_unit(type, component)
         return cls(name, type, component, tracked_point, units)
@@ -180,10 +178,8 @@ class Trial:
     outcome: Outcome = Outcome.COMPLETED
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.onset_s) and np.isfinite(self.duration_s)):
-            raise InvalidArgumentError("trial onset_s and duration_s must be finite numbers")
-        if self.duration_s < 0:
-            raise InvalidArgumentError(f"trial duration_s must be >= 0, got {self.duration_s}")
+        check_finite("trial onset_s", self.onset_s, "s")
+        check_nonnegative("trial duration_s", self.duration_s, "s")
 
     @property
     def end_s(self) -> float:
@@ -224,8 +220,7 @@ class StreamSpec:
 
     def __post_init__(self) -> None:
         check_label("tracksys", self.tracksys)
-        if not self.nominal_fs_hz > 0:
-            raise InvalidArgumentError(f"nominal_fs_hz must be > 0, got {self.nominal_fs_hz}")
+        check_positive("nominal_fs_hz", self.nominal_fs_hz, "Hz")
         names = [c.name for c in self.channels]
         if not names or len(set(names)) != len(names) or TIME_CHANNEL in names:
             raise InvalidArgumentError(
@@ -287,8 +282,7 @@ class Recording:
             raise InvalidArgumentError("time_s contains NaN or infinite values")
         if time_s.size > 1 and not np.all(np.diff(time_s) > 0):
             raise InvalidArgumentError("time_s must be strictly increasing")
-        if not self.nominal_fs_hz > 0:
-            raise InvalidArgumentError(f"nominal_fs_hz must be > 0, got {self.nominal_fs_hz}")
+        check_positive("nominal_fs_hz", self.nominal_fs_hz, "Hz")
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
             raise InvalidArgumentError(f"channel names repeat: {names}")

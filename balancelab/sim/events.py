@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from balancelab.model import FloatArray
+from balancelab.model import FloatArray, check_choice
 from balancelab.sim.athlete import G
 
 TOUCHDOWN_PEAK_G = 0.5
@@ -89,20 +89,19 @@ def landing_peak_g(speed_m_s: float, spread: float = 1.0) -> float:
 
 def landing_profile(kind: str, height_m: float, fs: float, spread: float = 1.0) -> LandingProfile:
     """Vertical acceleration of a step-down ('step_down') or hop ('hop') landing, at `fs` (Hz)."""
+    check_choice("landing kind", kind, ("step_down", "hop"))
     if kind == "step_down":
         speed = STEP_DOWN_SPEED_FRACTION * math.sqrt(2 * G * height_m)
         lower_s = 0.6
         n = round(lower_s * fs)
         move = -(2 * speed / lower_s) * np.sin(np.pi * np.arange(n) / n) ** 2
-    elif kind == "hop":
+    else:
         speed = math.sqrt(2 * G * height_m)
         push_s = 0.3
         n = round(push_s * fs)
         push = (2 * speed / push_s) * np.sin(np.pi * np.arange(n) / n) ** 2
         flight = np.full(round(2 * speed / G * fs), -G)
         move = np.concatenate([push, flight])
-    else:
-        raise ValueError(f"landing kind must be 'step_down' or 'hop', got {kind!r}")
     peak_g = landing_peak_g(speed, spread)
     a1 = (peak_g - 1.0) * G
     width = min(IMPACT_WIDTH_S, math.pi * speed / (2 * a1))
