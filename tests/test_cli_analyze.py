@@ -18,9 +18,9 @@ import pytest
 from balancelab.cli import main
 from balancelab.dsp.sway import prediction_ellipse
 from balancelab.formats.bids_reader import read_session
-from balancelab.formats.bids_writer import StreamSpec, open_session, write_session
+from balancelab.formats.bids_writer import open_session, write_session
 from balancelab.formats.dataset import Participant
-from balancelab.model import Session, cop_channels
+from balancelab.model import Session, StreamSpec, cop_channels
 from tests.support import REPO_ROOT, SHARED_DATA
 
 DEMO_SESSION = REPO_ROOT / "recordings" / "sub-demo01" / "ses-20260907T073000"

@@ -49,7 +49,6 @@ __all__ = [
     "STATUS_COMPLETE",
     "STATUS_RECORDING",
     "STATUS_RECOVERED",
-    "TIME_CHANNEL",
     "Calibration",
     "MotionName",
     "SessionLock",
@@ -81,7 +80,6 @@ STATUS_RECORDING = "recording"
 STATUS_COMPLETE = "complete"
 STATUS_RECOVERED = "recovered"
 NA = "n/a"
-TIME_CHANNEL = "time"
 CHANNELS_COLUMNS = (
     "name",
     "component",

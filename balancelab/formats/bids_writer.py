@@ -31,7 +31,6 @@ from balancelab.formats.bids import (
     SOFTWARE_VERSION,
     STATUS_COMPLETE,
     STATUS_RECORDING,
-    TIME_CHANNEL,
     Calibration,
     SessionLock,
     StreamPaths,
@@ -55,6 +54,7 @@ from balancelab.formats.dataset import (
     tidy_session,
 )
 from balancelab.model import (
+    TIME_CHANNEL,
     FloatArray,
     Matrix3,
     Session,

@@ -19,7 +19,6 @@ from balancelab.formats.bids import (
     NA,
     READABLE_UNITS,
     REQUIRED_CHANNELS_COLUMNS,
-    TIME_CHANNEL,
     Calibration,
     UnitConversion,
     decode_text,
@@ -29,6 +28,7 @@ from balancelab.formats.bids import (
     read_json,
 )
 from balancelab.model import (
+    TIME_CHANNEL,
     Channel,
     ChannelType,
     DeviceInfo,

@@ -29,7 +29,7 @@ from balancelab.formats.bids_reader import (
     read_session,
     read_stream_info,
 )
-from balancelab.formats.bids_writer import StreamSpec, open_session
+from balancelab.formats.bids_writer import open_session
 from balancelab.formats.dataset import Participant, iter_sessions, list_sessions
 from balancelab.formats.motion_tsv import _parse_well_formed
 from balancelab.model import (
@@ -39,6 +39,7 @@ from balancelab.model import (
     FloatArray,
     Outcome,
     Side,
+    StreamSpec,
     Surface,
     Trial,
     TrialType,

@@ -23,9 +23,9 @@ from balancelab.cli.common import ExitCode
 from balancelab.engine.streaming import open_source
 from balancelab.errors import InvalidArgumentError
 from balancelab.formats.bids_reader import read_session
-from balancelab.formats.bids_writer import StreamSpec, write_session
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant, open_dataset
-from balancelab.model import Side, TrialType
+from balancelab.model import Side, StreamSpec, TrialType
 from balancelab.sensors.base import SourceEvent, SourceSink, SourceState, SourceStats
 from balancelab.sim import Scenario, TrialSpec, lowback_imu, simulate_session
 from tests.support.phyphox_server import PhyphoxServer

@@ -25,12 +25,13 @@ import pytest
 
 from balancelab.formats.bids import STATUS_COMPLETE
 from balancelab.formats.bids_reader import read_session, read_stream_info
-from balancelab.formats.bids_writer import StreamSpec, write_session
+from balancelab.formats.bids_writer import write_session
 from balancelab.formats.dataset import Participant, open_dataset
 from balancelab.model import (
     Recording,
     Session,
     Side,
+    StreamSpec,
     Surface,
     Trial,
     TrialType,
