@@ -30,7 +30,13 @@ from balancelab.formats._sources import (
     Source,
     check_size,
 )
-from balancelab.model import STANDARD_GRAVITY_MS2, ChannelType, FloatArray
+from balancelab.model import (
+    STANDARD_GRAVITY_MS2,
+    ChannelType,
+    FloatArray,
+    check_choice,
+    check_int,
+)
 
 DELIMITERS = ("\t", ";", ",")
 DELIMITER_NAMES: Mapping[str, str] = {"\t": "tab", ";": "semicolon", ",": "comma"}
@@ -105,17 +111,12 @@ class TableLayout:
     decimal: str | None = None
 
     def __post_init__(self) -> None:
-        if self.skip_rows < 0 or self.header_rows < 1:
-            raise InvalidArgumentError(
-                f"skip_rows must be >= 0 and header_rows >= 1, got {self.skip_rows} and"
-                f" {self.header_rows}"
-            )
-        if self.delimiter is not None and self.delimiter not in DELIMITERS:
-            raise InvalidArgumentError(
-                f"delimiter {self.delimiter!r} is not one of comma, semicolon, tab"
-            )
-        if self.decimal not in (None, ".", ","):
-            raise InvalidArgumentError(f"decimal {self.decimal!r} is not '.' or ','")
+        check_int("skip_rows", self.skip_rows, minimum=0)
+        check_int("header_rows", self.header_rows, minimum=1)
+        if self.delimiter is not None:
+            check_choice("delimiter", self.delimiter, DELIMITERS)
+        if self.decimal is not None:
+            check_choice("decimal", self.decimal, (".", ","))
 
     def options(self) -> str:
         """The command-line options that give this layout (empty for the default)."""
