@@ -265,3 +265,16 @@ def test_ctrl_c_stops_a_pooled_analysis_quietly_and_leaves_no_worker(tmp_path: P
     assert (first + out).count("sub-demo01  ses-") < count  # stopped before the end
     with pytest.raises(ProcessLookupError):  # no worker outlived the command
         os.killpg(child.pid, 0)
+
+
+def test_analyze_an_athlete_folder_gives_their_sessions(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A coach points at one athlete's folder of a dataset (here by a relative path): all their
+    sessions, nobody else's."""
+    monkeypatch.chdir(REPO_ROOT)
+    code, out, _ = run_cli(["analyze", "recordings/sub-demo01", "--json"], capsys)
+    assert code == 0
+    sessions = json.loads(out)["sessions"]
+    assert {s["athlete"] for s in sessions} == {"demo01"}
+    assert len(sessions) == len(list((REPO_ROOT / "recordings" / "sub-demo01").glob("ses-*")))

@@ -254,14 +254,21 @@ def _is_being_recorded(session_dir: Path) -> bool:
 
 def plan_analysis(path: Path, *, whole_file_trial: Trial | None = None) -> AnalysisPlan:
     """What `path` holds to analyse: a dataset root (its interrupted sessions recovered now),
-    a session folder, or a file or export folder, imported now (`whole_file_trial`, with onset
-    and duration replaced, makes it one trial). Refuses a path that is none of these."""
+    an athlete's folder in a dataset (their sessions), a session folder, or a file or export
+    folder, imported now (`whole_file_trial`, with onset and duration replaced, makes it one
+    trial). Refuses a path that is none of these."""
     if not path.exists():
         raise DatasetError(
             f"{path} does not exist",
-            advice="Give a session folder (sub-*/ses-*), a dataset folder or a recording file.",
+            advice="Give a session folder (sub-*/ses-*), an athlete folder (sub-*), a dataset"
+            " folder or a recording file.",
         )
-    recorded = path.is_dir() and ((path / DESCRIPTION).is_file() or _is_session_dir(path))
+    athlete = (
+        path.is_dir() and path.name.startswith("sub-") and (path.parent / DESCRIPTION).is_file()
+    )
+    recorded = path.is_dir() and (
+        (path / DESCRIPTION).is_file() or athlete or _is_session_dir(path)
+    )
     if recorded and whole_file_trial is not None:
         raise InvalidArgumentError(
             "--trial-type and its options apply only to a file or export to import, not to"
@@ -273,6 +280,10 @@ def plan_analysis(path: Path, *, whole_file_trial: Trial | None = None) -> Analy
         return AnalysisPlan(
             path, tuple(dataset.session_dirs()), recovered=dataset.recovered, whole_dataset=True
         )
+    if athlete:
+        dataset = open_dataset(path.parent)
+        sessions = tuple(d for d in dataset.session_dirs() if d.parent.resolve() == path.resolve())
+        return AnalysisPlan(path, sessions, recovered=dataset.recovered, whole_dataset=True)
     if recorded:
         return AnalysisPlan(path, (path.parent if path.name == "motion" else path,))
     if path.is_dir() and not is_one_export(path):
